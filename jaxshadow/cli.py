@@ -1,0 +1,85 @@
+"""`jaxshadow train | eval | data` — parses arguments, then calls library code.
+
+Bad input (a missing file, a bad key or value) ends with one line on stderr and exit status 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from jaxshadow.errors import UserError
+
+USAGE_ERROR = 2
+
+
+def _train(args, overrides):
+    from jaxshadow import config as config_lib
+    from jaxshadow.train.loop import train
+
+    config = config_lib.resolve(args.config, overrides)
+    metrics = train(config, args.workdir)
+    print(json.dumps(metrics, sort_keys=True))
+
+
+def _eval(args, overrides):
+    if overrides:
+        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
+    from jaxshadow.train.evaluate import evaluate_workdir
+
+    step, metrics = evaluate_workdir(args.workdir, args.split)
+    result = {"workdir": args.workdir, "step": step, "split": args.split, **metrics}
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if args.json:
+        _write_text(args.json, text + "\n")
+
+
+def _write_text(path, text):
+    """Writes `text` to `path` atomically (a temporary file renamed into place)."""
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from e
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="jaxshadow", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train or resume a run",
+                                epilog="override any config key with --config.KEY=VALUE")
+    train.add_argument("--config", required=True, help="config file (configs/*.py)")
+    train.add_argument("--workdir", required=True, help="run directory (created; resumed)")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate a run's newest checkpoint")
+    evaluate.add_argument("--workdir", required=True)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--json", help="also write the result to this JSON file")
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `--config.KEY=VALUE` words are overrides, not argparse options.
+    overrides = [a for a in argv if a.startswith("--config.")]
+    words = [a for a in argv if not a.startswith("--config.")]
+    args = build_parser().parse_args(words)
+    try:
+        args.run(args, overrides)
+    except UserError as e:
+        print(f"jaxshadow {args.command}: error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"jaxshadow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Configs: an `ml_collections.ConfigDict` file plus `KEY=VALUE` overrides, validated and saved.
+
+A config file is a Python file defining `get_config() -> ConfigDict` (the convention of the Flax
+examples and big_vision). Overrides use dotted keys (`optimizer.learning_rate=3e-4`); a value is
+parsed as a Python literal and must keep the type of the key it replaces. Keys under `model.`
+may be new: they are the model's own options, checked against the model when it is built.
+"""
+
+import ast
+import difflib
+import importlib.util
+import json
+from pathlib import Path
+
+import ml_collections
+
+from jaxshadow.errors import UserError
+
+REQUIRED_KEYS = ("seed", "steps", "batch_size", "log_every", "eval_every", "checkpoint_every",
+                 "model", "data", "optimizer", "dtype", "task")
+DTYPES = ("float32", "bfloat16")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+TASKS = ("classification", "removal", "detection")
+_TYPE_NAMES = {int: "an integer", float: "a number", tuple: "a tuple", list: "a list"}
+
+
+def load(path):
+    """Runs the config file at `path` and returns its `get_config()`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    spec = importlib.util.spec_from_file_location(f"_jaxshadow_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a user's file: report it in one line
+        raise UserError(f"config file {path} failed to load: {type(e).__name__}: {e}") from e
+    if not hasattr(module, "get_config"):
+        raise UserError(f"config file {path} defines no get_config()")
+    config = module.get_config()
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise UserError(f"config file {path}: get_config() must return an ml_collections.ConfigDict")
+    return config
+
+
+def leaf_keys(config, prefix=""):
+    """All dotted leaf keys of a ConfigDict, e.g. ['batch_size', 'optimizer.name', ...]."""
+    keys = []
+    for key, value in config.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, ml_collections.ConfigDict):
+            keys.extend(leaf_keys(value, full + "."))
+        else:
+            keys.append(full)
+    return keys
+
+
+def _unknown_key(config, key):
+    close = difflib.get_close_matches(key, leaf_keys(config), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return UserError(f"unknown config key '{key}'{hint}")
+
+
+def _parse_value(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare string such as `synthetic` or `istd:/data/ISTD`
+
+
+def _convert(key, old, text):
+    """Parses `text` into the type of `old` (the value it replaces)."""
+    if isinstance(old, bool):
+        lowered = text.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise UserError(f"bad value for {key}: '{text}' is not a boolean (true/false)")
+    value = _parse_value(text)
+    if old is None:
+        return value
+    if isinstance(old, str):
+        return text
+    if isinstance(old, int) and not isinstance(value, bool) and isinstance(value, int):
+        return value
+    if isinstance(old, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(old, (tuple, list)) and isinstance(value, (tuple, list)):
+        return type(old)(value)
+    raise UserError(f"bad value for {key}: '{text}' is not {_TYPE_NAMES.get(type(old), 'a ' + type(old).__name__)}")
+
+
+def apply_override(config, key, text):
+    """Sets dotted `key` of `config` from the string `text`, in place."""
+    parts = key.split(".")
+    node = config
+    for i, part in enumerate(parts[:-1]):
+        if part not in node or not isinstance(node[part], ml_collections.ConfigDict):
+            raise _unknown_key(config, key)
+        node = node[part]
+    leaf = parts[-1]
+    if leaf not in node:
+        if parts[0] == "model" and len(parts) == 2:
+            with node.unlocked():
+                node[leaf] = _parse_value(text)
+            return
+        raise _unknown_key(config, key)
+    if isinstance(node[leaf], ml_collections.ConfigDict):
+        raise UserError(f"config key '{key}' is a group; set one of its keys, e.g. "
+                        f"'{leaf_keys(node[leaf], key + '.')[0]}'")
+    node[leaf] = _convert(key, node[leaf], text)
+
+
+def parse_overrides(args):
+    """Splits CLI words `--config.KEY=VALUE` into (key, value) pairs."""
+    pairs = []
+    for arg in args:
+        if not arg.startswith("--config.") or "=" not in arg:
+            raise UserError(f"unexpected argument '{arg}' (overrides look like --config.KEY=VALUE)")
+        key, value = arg[len("--config."):].split("=", 1)
+        pairs.append((key, value))
+    return pairs
+
+
+def validate(config):
+    """Checks the keys every recipe has and their ranges. Raises UserError naming the key."""
+    for key in REQUIRED_KEYS:
+        if key not in config:
+            raise UserError(f"config is missing the key '{key}'")
+    for key in ("steps", "batch_size", "log_every", "eval_every", "checkpoint_every"):
+        if not isinstance(config[key], int) or config[key] <= 0:
+            raise UserError(f"config key '{key}' must be a positive integer, got {config[key]!r}")
+    if config.dtype not in DTYPES:
+        raise UserError(f"config key 'dtype' must be one of {DTYPES}, got '{config.dtype}'")
+    if config.task not in TASKS:
+        raise UserError(f"config key 'task' must be one of {TASKS}, got '{config.task}'")
+    if "name" not in config.model:
+        raise UserError("config key 'model.name' is missing")
+    if "source" not in config.data:
+        raise UserError("config key 'data.source' is missing")
+    opt = config.optimizer
+    if opt.name not in OPTIMIZERS:
+        raise UserError(f"config key 'optimizer.name' must be one of {OPTIMIZERS}, got '{opt.name}'")
+    if opt.schedule not in SCHEDULES:
+        raise UserError(f"config key 'optimizer.schedule' must be one of {SCHEDULES}, "
+                        f"got '{opt.schedule}'")
+    if opt.learning_rate <= 0:
+        raise UserError(f"config key 'optimizer.learning_rate' must be > 0, got {opt.learning_rate}")
+    if opt.accumulate_steps < 1:
+        raise UserError("config key 'optimizer.accumulate_steps' must be >= 1")
+    if not 0.0 <= opt.ema_decay < 1.0:
+        raise UserError(f"config key 'optimizer.ema_decay' must be in [0, 1), got {opt.ema_decay}")
+    return config
+
+
+def resolve(path, overrides=()):
+    """Loads `path`, applies `overrides` (CLI words or (key, value) pairs), validates."""
+    config = load(path)
+    pairs = parse_overrides(overrides) if overrides and isinstance(overrides[0], str) else overrides
+    for key, value in pairs:
+        apply_override(config, key, value)
+    return validate(config)
+
+
+def to_json(config):
+    """The config as pretty JSON text (tuples become lists)."""
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def from_json(text):
+    """A ConfigDict from `to_json` output."""
+    return ml_collections.ConfigDict(json.loads(text))
+
+
+def defaults():
+    """The keys every recipe has, with their defaults. Recipes start from this."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.task = "classification"
+    c.steps = 1000
+    c.batch_size = 64           # global, over all devices and processes
+    c.eval_batch_size = 0       # 0: same as batch_size
+    c.log_every = 50
+    c.eval_every = 500
+    c.checkpoint_every = 500
+    c.dtype = "float32"         # compute dtype; parameters stay float32
+    c.num_devices = 0           # 0: every device; else the first N (for tests and debugging)
+
+    c.model = ml_collections.ConfigDict({"name": "cnn_small"})
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "digits"
+    c.data.reader = "auto"      # auto | tf | numpy
+    c.data.tfds_data_dir = ""
+    c.data.skip_bad_examples = False
+
+    c.optimizer = ml_collections.ConfigDict()
+    c.optimizer.name = "adam"   # adam | adamw | sgd
+    c.optimizer.learning_rate = 1e-3
+    c.optimizer.schedule = "constant"  # constant | cosine | warmup_cosine
+    c.optimizer.warmup_steps = 0
+    c.optimizer.end_learning_rate_factor = 0.0
+    c.optimizer.weight_decay = 0.0
+    c.optimizer.momentum = 0.9
+    c.optimizer.b1 = 0.9
+    c.optimizer.b2 = 0.999
+    c.optimizer.grad_clip_norm = 0.0   # 0: no clipping
+    c.optimizer.accumulate_steps = 1   # optax.MultiSteps when > 1
+    c.optimizer.ema_decay = 0.0        # 0: no EMA of parameters
+    c.optimizer.skip_nonfinite = False
+
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.keep_latest = 3
+    c.checkpoint.keep_best = 0
+    c.checkpoint.best_metric = ""
+    c.checkpoint.best_mode = "max"
+    c.checkpoint.restore_params_only = False
+    return c

@@ -1,0 +1,377 @@
+"""Synthetic cast shadows, rendered on the device in pure JAX (after SynShadow, Inoue+ 2021).
+
+``render(key, images)`` takes a batch of shadow-free images and returns ``(shadowed, mask)``:
+
+1. **Occluder matte** (per image, hard, binary). One primary kind is drawn per image and each
+   other kind is added (union) with a small probability:
+
+   - *convex polygon*: 3-8 random half-planes around a centre (rasterised by the half-plane test);
+   - *star polygon*: 10 vertices at jittered angles and random radii (sector/winding test);
+   - *blob*: a level set of a sum of six anisotropic Gaussians (soft-min of distances);
+   - *thin structures*: 1-4 thick line segments, some branching off the previous one (poles,
+     branches, cables).
+
+   Every shape lives in resolution-independent units (the longer image side is 1), is sheared by
+   a random anisotropic stretch and may sit partly off the image (an edge of a large polygon is
+   the straight shadow edge of a wall). Each kind gives a *gauge field* ``h >= 0`` that is 0 at
+   the shape's centre and grows linearly outwards (``h <= t`` is the shape scaled by ``t``), so
+   the **coverage is exact by construction**: a target fraction ``c`` is drawn per image, and
+   the threshold ``t`` is the ``c``-quantile of ``h`` over the pixel grid (a sort, no loops).
+   Thin structures keep their own width and the other shapes are scaled to fill the rest of
+   the target; when thin structures are the only kind, their width is what gets scaled, and
+   their target comes from the smaller ``thin_only_coverage`` range.
+
+2. **Penumbra**: the hard matte is blurred by a Gaussian with a per-image width ``sigma`` (a
+   fraction of the longer side), separably, as two dense matrix products whose rows are the
+   pixel-integrated Gaussian (exact edge-replicate borders, no ``sigma``-dependent shapes),
+   truncated at ``3 sigma`` so the mask is exactly 0 away from the shadow.
+
+3. **Darkening** (SynShadow's affine model), in linear RGB by default:
+   ``I_s = m * darken(I_f) + (1 - m) * I_f`` with
+   ``darken_c(x) = min(clip(a * (x - x1_c), 0, 1), x)``, ``x1 ~ U(0, 0.25)``,
+   ``y2 ~ U(0.1, min(0.9, 1 - x1))``, ``a = y2 / (1 - x1)`` (so the slope is below 1, as in
+   SynShadow's rejection sampling), ``x1_R = x1 + N(0.05, 0.025)``, ``x1_G = x1``,
+   ``x1_B = x1 - N(0.05, 0.025)`` (shadows lit by the sky are bluish). ``x1_B`` can be
+   negative, which would *brighten* near-black blue values; the ``min(., x)`` removes that, so
+   a shadowed pixel is never brighter than the lit one, channel by channel.
+
+Guarantees, per pixel and channel: where ``mask == 0`` the output is the input bit for bit
+(the sRGB round trip is not applied there), and everywhere ``shadowed <= images``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxshadow.color import linear_to_srgb, srgb_to_linear
+
+__all__ = ["ShadowConfig", "render"]
+
+# Kinds of occluder, in the order of ShadowConfig.kind_weights / extra_kind_prob.
+KINDS = ("convex", "star", "blob", "thin")
+
+_MAX_HALFPLANES = 8  # convex polygons have 3.._MAX_HALFPLANES sides
+_STAR_VERTICES = 10
+_BLOB_GAUSSIANS = 6
+_MAX_SEGMENTS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ShadowConfig:
+    """Ranges the renderer draws from. Hashable, so it can be a static argument of ``jax.jit``.
+
+    All ``(lo, hi)`` pairs are uniform ranges. Sizes are fractions of the longer image side.
+    """
+
+    coverage: tuple[float, float] = (0.05, 0.70)  # fraction of pixels in the hard matte
+    thin_only_coverage: tuple[float, float] = (0.05, 0.30)  # target when only thin structures
+    penumbra: tuple[float, float] = (0.005, 0.03)  # Gaussian sigma of the soft edge
+    x1: tuple[float, float] = (0.0, 0.25)  # darkening: x-intercept (input that maps to black)
+    y2: tuple[float, float] = (0.1, 0.9)  # darkening: output for a white input
+    color_shift: tuple[float, float] = (0.05, 0.025)  # mean, std of the R / B intercept shifts
+    kind_weights: tuple[float, float, float, float] = (0.3, 0.2, 0.3, 0.2)  # primary kind
+    extra_kind_prob: tuple[float, float, float, float] = (0.1, 0.1, 0.1, 0.3)  # added kinds
+    darken_space: str = "srgb"  # where darken() is evaluated: "srgb" values or "linear" RGB
+
+    def __post_init__(self):
+        pairs = {
+            "coverage": self.coverage,
+            "thin_only_coverage": self.thin_only_coverage,
+            "penumbra": self.penumbra,
+            "x1": self.x1,
+            "y2": self.y2,
+        }
+        for name, (lo, hi) in pairs.items():
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ValueError(f"ShadowConfig.{name} must satisfy 0 <= lo <= hi <= 1, got {(lo, hi)}")
+        if self.x1[1] >= 1.0:
+            raise ValueError(f"ShadowConfig.x1 must stay below 1, got {self.x1}")
+        if self.darken_space not in ("srgb", "linear"):
+            raise ValueError(f"ShadowConfig.darken_space must be 'srgb' or 'linear', got {self.darken_space!r}")
+        if self.color_shift[1] < 0:
+            raise ValueError(f"ShadowConfig.color_shift std must be >= 0, got {self.color_shift}")
+        if len(self.kind_weights) != 4 or min(self.kind_weights) < 0 or sum(self.kind_weights) <= 0:
+            raise ValueError(f"ShadowConfig.kind_weights needs 4 non-negative weights, got {self.kind_weights}")
+        if len(self.extra_kind_prob) != 4 or not all(0 <= p <= 1 for p in self.extra_kind_prob):
+            raise ValueError(f"ShadowConfig.extra_kind_prob needs 4 probabilities, got {self.extra_kind_prob}")
+
+
+def render(key, images, *, config: ShadowConfig | None = None):
+    """Casts random synthetic shadows on shadow-free images.
+
+    Args:
+      key: a JAX PRNG key; example ``i`` uses ``jax.random.split(key, N)[i]``.
+      images: float array ``(N, H, W, C)``, ``C`` in {1, 3}, sRGB values in [0, 1]; computed in
+        float32.
+      config: the ranges to draw from; ``None`` means ``ShadowConfig()``. Under ``jax.jit`` pass
+        it as a static argument: ``jax.jit(render, static_argnames="config")``.
+
+    Returns:
+      ``(shadowed, mask)``: ``shadowed`` float32 ``(N, H, W, C)`` in [0, 1], ``<= images``
+      everywhere and bit-identical to ``images`` where ``mask == 0``; ``mask`` float32
+      ``(N, H, W, 1)`` in [0, 1], 1 in the umbra, soft in the penumbra.
+    """
+    config = ShadowConfig() if config is None else config
+    images = jnp.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"render expects images (N, H, W, 1 or 3), got shape {images.shape}")
+    if not jnp.issubdtype(images.dtype, jnp.floating):
+        raise TypeError(f"render expects float images in [0, 1], got {images.dtype}")
+    images = images.astype(jnp.float32)
+    keys = jax.random.split(key, images.shape[0])
+    return jax.vmap(lambda k, im: _render_one(k, im, config))(keys, images)
+
+
+# ----------------------------------------------------------------------------- one image
+
+_DRAWS = 256  # uniform numbers drawn per image (one PRNG call: each call costs compile time)
+
+
+class _Draws:
+    """Hands out slices of one vector of uniforms, in a fixed (trace-time) order."""
+
+    def __init__(self, key):
+        self._u = jax.random.uniform(key, (_DRAWS,), jnp.float32)
+        self._next = 0
+
+    def uniform(self, lo=0.0, hi=1.0, shape=()):
+        size = math.prod(shape)
+        if self._next + size > _DRAWS:
+            raise AssertionError("synthetic: _DRAWS too small")
+        u = self._u[self._next : self._next + size].reshape(shape)
+        self._next += size
+        return lo + (hi - lo) * u
+
+    def normal(self, mean=0.0, std=1.0, shape=()):
+        u = jnp.clip(self.uniform(shape=shape), 1e-7, 1.0 - 1e-7)
+        return mean + std * jax.scipy.special.ndtri(u)
+
+    def bernoulli(self, p, shape=()):
+        return self.uniform(shape=shape) < p
+
+    def randint(self, lo, hi):
+        """An integer uniform in [lo, hi)."""
+        return jnp.minimum(lo + jnp.floor(self.uniform() * (hi - lo)).astype(jnp.int32), hi - 1)
+
+    def categorical(self, weights):
+        cdf = jnp.cumsum(jnp.asarray(weights, jnp.float32))
+        return jnp.sum(self.uniform() * cdf[-1] >= cdf[:-1])
+
+
+def _render_one(key, image, cfg):
+    h, w, c = image.shape
+    draws = _Draws(key)
+    hard = _matte(draws, h, w, cfg)
+
+    sigma = draws.uniform(*cfg.penumbra) * max(h, w)  # pixels
+    mask = _blur(hard.astype(jnp.float32), sigma)
+    mask = jnp.clip(mask, 0.0, 1.0)[..., None]
+
+    x = jnp.clip(image, 0.0, 1.0)
+    x_lin = srgb_to_linear(x)
+    if cfg.darken_space == "srgb":
+        dark_lin = srgb_to_linear(_darken(draws, x, cfg))
+    else:
+        dark_lin = _darken(draws, x_lin, cfg)
+    out = linear_to_srgb(mask * dark_lin + (1.0 - mask) * x_lin)  # light adds linearly
+    out = jnp.where(mask > 0, out, image)  # lit pixels: no round trip at all
+    out = jnp.clip(jnp.minimum(out, image), 0.0, 1.0)  # round-off may not brighten
+    return out, mask
+
+
+def _darken(draws, x, cfg):
+    """SynShadow's affine darkening, ``min(clip(a (x - x1_c), 0, 1), x)`` per channel."""
+    x1 = draws.uniform(*cfg.x1)
+    y2_hi = jnp.maximum(cfg.y2[0], jnp.minimum(cfg.y2[1], 1.0 - x1))  # slope a <= 1
+    y2 = draws.uniform(cfg.y2[0], y2_hi)
+    a = y2 / (1.0 - x1)
+    shift_r, shift_b = draws.normal(*cfg.color_shift, shape=(2,))
+    if x.shape[-1] == 3:
+        x1_c = x1 + jnp.stack([shift_r, 0.0, -shift_b])
+    else:
+        x1_c = jnp.reshape(x1, (1,))
+    return jnp.minimum(jnp.clip(a * (x - x1_c), 0.0, 1.0), x)
+
+
+# ----------------------------------------------------------------------------- the matte
+
+
+def _matte(draws, h, w, cfg):
+    """Boolean (H, W) occluder matte with an exactly drawn coverage."""
+    size = max(h, w)
+    ys = (jnp.arange(h, dtype=jnp.float32) + 0.5) / size
+    xs = (jnp.arange(w, dtype=jnp.float32) + 0.5) / size
+    p = jnp.stack(jnp.meshgrid(xs, ys, indexing="xy"), axis=-1)  # (H, W, 2) as (x, y)
+    extent = jnp.array([w / size, h / size], jnp.float32)
+
+    primary = draws.categorical(cfg.kind_weights)
+    extra = draws.bernoulli(jnp.asarray(cfg.extra_kind_prob, jnp.float32), shape=(4,))
+    present = (jnp.arange(4) == primary) | extra  # (4,) bool, at least one
+
+    fields = [_convex_field(draws, p, extent), _star_field(draws, p, extent), _blob_field(draws, p, extent)]
+    thin = _thin_field(draws, p, extent)
+
+    main = jnp.min(jnp.stack([jnp.where(present[i], f, jnp.inf) for i, f in enumerate(fields)]), axis=0)
+    has_main = jnp.any(present[:3])
+    # Thin structures next to a main shape keep their width (h <= 1) and the main shape fills
+    # up the rest of the target; on their own, their width is what gets scaled.
+    fixed = present[3] & has_main & (thin <= 1.0)
+    field = jnp.where(has_main, main, thin)
+    field = jnp.where(fixed, 0.0, jnp.maximum(field, 1e-30))  # fixed pixels come first
+
+    u = draws.uniform()
+    lo = jnp.where(has_main, cfg.coverage[0], cfg.thin_only_coverage[0])
+    hi = jnp.where(has_main, cfg.coverage[1], cfg.thin_only_coverage[1])
+    n = h * w
+    count = jnp.clip(jnp.round((lo + (hi - lo) * u) * n).astype(jnp.int32), 1, n)
+    return field <= _kth_smallest(field, count)
+
+
+def _kth_smallest(x, k):
+    """The k-th smallest (1-based) of the non-negative float32 array ``x`` (+inf allowed).
+
+    Bisection on the IEEE bit patterns, which are ordered like the values for x >= 0:
+    31 counting passes instead of a sort (XLA's sort is slow on CPU), exact result.
+    """
+    bits = jax.lax.bitcast_convert_type(x.astype(jnp.float32), jnp.int32).reshape(-1)
+
+    def step(_, bounds):
+        lo, hi = bounds  # invariant: count(bits <= hi) >= k, count(bits <= lo - 1) < k
+        mid = lo + (hi - lo) // 2
+        enough = jnp.sum(bits <= mid) >= k
+        return jnp.where(enough, lo, mid + 1), jnp.where(enough, mid, hi)
+
+    start = (jnp.int32(0), jnp.int32(0x7F800000))  # [0, +inf]
+    _, hi = jax.lax.fori_loop(0, 31, step, start)
+    return jax.lax.bitcast_convert_type(hi, jnp.float32)
+
+
+def _centre(draws, extent, margin):
+    """A point uniform in the image rectangle grown by ``margin`` on each side."""
+    return -margin + draws.uniform(shape=(2,)) * (extent + 2 * margin)
+
+
+def _stretch(draws, q, shape=()):
+    """Rotates ``q`` (*shape, ..., 2) by random angles and stretches it anisotropically,
+    keeping the area; one transform per leading index in ``shape``."""
+    theta = draws.uniform(0.0, 2 * math.pi, shape)
+    log_aspect = draws.uniform(-0.8, 0.8, shape)
+    expand = (...,) + (None,) * (q.ndim - 1 - len(shape))
+    c, s, e = jnp.cos(theta)[expand], jnp.sin(theta)[expand], jnp.exp(log_aspect)[expand]
+    u = c * q[..., 0] + s * q[..., 1]
+    v = -s * q[..., 0] + c * q[..., 1]
+    return jnp.stack([u * e, v / e], axis=-1)
+
+
+def _convex_field(draws, p, extent):
+    """Gauge of a random convex polygon: max over its half-planes of (q . n_k) / d_k."""
+    k_max = _MAX_HALFPLANES
+    q = _stretch(draws, p - _centre(draws, extent, 0.3))
+    sides = draws.randint(3, k_max + 1)
+    spacing = 2 * math.pi / sides
+    # jitter < 0.2 spacing keeps every gap between normals below pi: the polygon is bounded
+    k = jnp.arange(k_max, dtype=jnp.float32) + draws.uniform(-0.2, 0.2, (k_max,))
+    phi = draws.uniform(0, 2 * math.pi) + spacing * k
+    d = draws.uniform(0.15, 0.45) * draws.uniform(0.7, 1.0, (k_max,))
+    normals = jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=-1)  # (K, 2)
+    g = (q @ normals.T) / d  # (H, W, K)
+    g = jnp.where(jnp.arange(k_max) < sides, g, -jnp.inf)
+    return jnp.maximum(jnp.max(g, axis=-1), 0.0)
+
+
+def _cross(a, b):
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def _star_field(draws, p, extent):
+    """Gauge of a random star-shaped polygon: in the angular sector of edge (v_k, v_k+1),
+    ``cross(e, q) / cross(e, v_k)`` with ``e = v_k+1 - v_k`` (1 on the edge, 0 at the centre)."""
+    n = _STAR_VERTICES
+    q = _stretch(draws, p - _centre(draws, extent, 0.15))
+    spacing = 2 * math.pi / n
+    alpha = spacing * (jnp.arange(n, dtype=jnp.float32) + draws.uniform(-0.4, 0.4, (n,)))
+    alpha = alpha + draws.uniform(0, 2 * math.pi)
+    radii = draws.uniform(0.12, 0.4) * draws.uniform(0.3, 1.0, (n,))
+    verts = radii[:, None] * jnp.stack([jnp.cos(alpha), jnp.sin(alpha)], axis=-1)  # (n, 2)
+    nxt = jnp.roll(verts, -1, axis=0)
+    rel = jnp.mod(jnp.arctan2(q[..., 1], q[..., 0]) - alpha[0], 2 * math.pi)
+    sector = jnp.sum(rel[..., None] >= (alpha[1:] - alpha[0]), axis=-1)  # (H, W) in [0, n)
+    onehot = (sector[..., None] == jnp.arange(n)).astype(jnp.float32)  # gather-free (vmap)
+    va = onehot @ verts
+    e = onehot @ nxt - va
+    return jnp.maximum(_cross(e, q) / _cross(e, va), 0.0)
+
+
+def _blob_field(draws, p, extent):
+    """sqrt(-2 log F), F a sum of weighted anisotropic Gaussians (a distance in their sigmas)."""
+    m = _BLOB_GAUSSIANS
+    centre = _centre(draws, extent, 0.1)
+    radius = draws.uniform(0.1, 0.3)
+    mus = centre + radius * 0.8 * draws.normal(shape=(m, 2))
+    sig = radius * draws.uniform(0.25, 0.7, (m,))
+    logw = jnp.log(draws.uniform(0.3, 1.0, (m,)))
+    q = _stretch(draws, p[None] - mus[:, None, None], shape=(m,))  # (m, H, W, 2)
+    logf = jax.nn.logsumexp(logw[:, None, None] - 0.5 * jnp.sum(q * q, -1) / sig[:, None, None] ** 2, axis=0)
+    return jnp.sqrt(jnp.maximum(-2.0 * logf, 0.0))
+
+
+def _segment_distance(p, a, b):
+    ab = b - a
+    t = jnp.clip(jnp.sum((p - a) * ab, -1) / jnp.maximum(jnp.sum(ab * ab), 1e-12), 0.0, 1.0)
+    return jnp.linalg.norm(p - a - t[..., None] * ab, axis=-1)
+
+
+def _thin_field(draws, p, extent):
+    """min over 1..4 segments of distance / half-width (<= 1 inside a segment); after the
+    first, each segment branches off the previous one half of the time."""
+    count = draws.randint(1, _MAX_SEGMENTS + 1)
+    field = jnp.full(p.shape[:-1], jnp.inf)
+    prev = None
+    for j in range(_MAX_SEGMENTS):  # static unroll
+        angle = draws.uniform(0, 2 * math.pi)
+        length = draws.uniform(0.3, 1.2)
+        width = draws.uniform(0.008, 0.035)
+        start = _centre(draws, extent, 0.0) - 0.5 * length * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        if prev is not None:
+            prev_start, prev_end, prev_angle, prev_width = prev
+            branch = draws.bernoulli(0.5)
+            t = draws.uniform(0.2, 0.8)
+            turn = draws.uniform(0.3, 1.0) * jnp.where(draws.bernoulli(0.5), 1.0, -1.0)
+            start = jnp.where(branch, prev_start + t * (prev_end - prev_start), start)
+            angle = jnp.where(branch, prev_angle + turn, angle)
+            length = jnp.where(branch, 0.5 * length, length)
+            width = jnp.where(branch, jnp.minimum(width, 0.7 * prev_width), width)
+        end = start + length * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        seg = _segment_distance(p, start, end) / width
+        field = jnp.where(j < count, jnp.minimum(field, seg), field)
+        prev = (start, end, angle, width)
+    return field
+
+
+# ----------------------------------------------------------------------------- the penumbra
+
+
+def _blur_matrix(n, sigma):
+    """(n, n) row-stochastic matrix: pixel-integrated Gaussian with edge-replicate borders,
+    truncated at 3 sigma (+ half a pixel) and renormalised."""
+    i = jnp.arange(n, dtype=jnp.float32)[:, None]
+    j = jnp.arange(n, dtype=jnp.float32)[None, :]
+    scale = 1.0 / (sigma * math.sqrt(2.0))
+    lo = jnp.where(j == 0, -jnp.inf, (j - 0.5 - i) * scale)
+    hi = jnp.where(j == n - 1, jnp.inf, (j + 0.5 - i) * scale)
+    weights = 0.5 * (jax.lax.erf(hi) - jax.lax.erf(lo))
+    weights = jnp.where(jnp.abs(j - i) - 0.5 <= 3.0 * sigma, weights, 0.0)
+    weights = jnp.where(i == j, jnp.maximum(weights, 1e-30), weights)  # never an all-zero row
+    return weights / jnp.sum(weights, axis=1, keepdims=True)
+
+
+def _blur(matte, sigma):
+    """Separable Gaussian blur of an (H, W) matte, as M_H @ matte @ M_W^T."""
+    h, w = matte.shape
+    hi = jax.lax.Precision.HIGHEST
+    out = jnp.matmul(_blur_matrix(h, sigma), matte, precision=hi)
+    return jnp.matmul(out, _blur_matrix(w, sigma).T, precision=hi)

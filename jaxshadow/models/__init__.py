@@ -1,0 +1,45 @@
+"""The model registry: `get(name, **overrides)` returns a `flax.linen` Module.
+
+Every model is pure: `variables = model.init(key, x)` and `model.apply(variables, x, train=...)`.
+Mutable collections (e.g. `batch_stats`) are returned by `apply(..., mutable=[...])` and carried
+explicitly by the caller.
+"""
+
+import difflib
+
+from jaxshadow.errors import UserError
+from jaxshadow.models.classifiers import CNNSmall, CNNTiny
+
+_REGISTRY = {
+    "cnn_tiny": CNNTiny,
+    "cnn_small": CNNSmall,
+}
+
+
+def register(name, module_class):
+    """Adds a Module class to the registry under `name`."""
+    _REGISTRY[name] = module_class
+
+
+def names():
+    """The registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name, **overrides):
+    """Returns the Module `name` built with `overrides` as its attributes.
+
+    Raises UserError naming the model or the attribute when either is unknown.
+    """
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UserError(f"unknown model '{name}'{hint}; known models: {', '.join(names())}")
+    cls = _REGISTRY[name]
+    fields = {f for f in cls.__dataclass_fields__ if f not in ("parent", "name")}
+    for key in overrides:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"model '{name}' has no option '{key}'{hint}")
+    return cls(**overrides)

@@ -1,0 +1,82 @@
+"""Everything a run builds from its config before the first step, shared by train and eval."""
+
+import dataclasses
+import functools
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxshadow import models
+from jaxshadow.data.sources import make_source
+from jaxshadow.errors import UserError
+from jaxshadow.tasks import make_task
+from jaxshadow.train.mesh import check_batch_size, make_mesh, replicated
+from jaxshadow.train.optimizer import make_optimizer
+from jaxshadow.train.state import create_train_state
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+@dataclasses.dataclass
+class Run:
+    config: Any
+    mesh: Any
+    source: Any
+    task: Any
+    model: Any
+    tx: Any
+    schedule: Any
+    init_state: Any        # () -> TrainState, pure
+    abstract_state: Any    # TrainState of ShapeDtypeStruct
+    state_sharding: Any    # TrainState of NamedSharding
+
+    @property
+    def eval_batch_size(self):
+        return self.config.eval_batch_size or self.config.batch_size
+
+
+def build_model(model_config, dtype="float32"):
+    """The registry model named in `model_config` (name + overrides), computing in `dtype`."""
+    overrides = {k: tuple(v) if isinstance(v, list) else v
+                 for k, v in model_config.items() if k != "name"}
+    return models.get(model_config.name, dtype=DTYPES[dtype], **overrides)
+
+
+def sample_batch(source, split="train"):
+    """One all-zeros example with the split's shapes and dtypes, batch size 1."""
+    return {k: np.zeros((1, *shape), dtype) for k, (shape, dtype) in
+            source.element_spec(split).items()}
+
+
+def build_run(config):
+    """Mesh, data source, task, model, optimizer and the train state's shapes and shardings."""
+    mesh = make_mesh(config.num_devices)
+    check_batch_size(config.batch_size, mesh)
+    if config.eval_batch_size:
+        check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
+    source = make_source(config.data)
+    task = make_task(config, source)
+    model = build_model(config.model, config.dtype)
+    tx, schedule = make_optimizer(config.optimizer, config.steps)
+    sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=False)
+    init_state = functools.partial(create_train_state, model, tx, jax.random.key(config.seed),
+                                   sample_input, ema=config.optimizer.ema_decay > 0)
+    abstract_state = jax.eval_shape(init_state)
+    state_sharding = jax.tree.map(lambda _: replicated(mesh), abstract_state)
+    return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
+               state_sharding)
+
+
+def prepare_workdir(workdir):
+    """Creates `workdir` if needed; refuses a path that is a file or cannot be written."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"workdir {workdir} exists and is not a directory")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create workdir {workdir}: {e.strerror}") from e
+    if not os.access(workdir, os.W_OK):
+        raise UserError(f"workdir {workdir} is not writable")

@@ -1,0 +1,45 @@
+"""TrainState: everything a training run carries from step to step, as one pytree.
+
+    step         int32 scalar, steps taken
+    params       the model's trainable parameters (float32)
+    model_state  the model's other collections, e.g. {'batch_stats': ...}; {} when none
+    opt_state    the optax state
+    rng          a PRNG key; step s uses fold_in(rng, s), so randomness is a function of the step
+    ema_params   exponential moving average of params, or None
+"""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+
+
+class TrainState(flax.struct.PyTreeNode):
+    step: jax.Array
+    params: Any
+    model_state: Any
+    opt_state: Any
+    rng: jax.Array
+    ema_params: Any = None
+
+
+def create_train_state(model, tx, key, sample_input, *, ema=False):
+    """Initialises the model on `sample_input` (N, H, W, C) and the optimizer; pure."""
+    init_key, state_key = jax.random.split(key)
+    variables = model.init(init_key, sample_input, train=False)
+    params = variables["params"]
+    model_state = {k: v for k, v in variables.items() if k != "params"}
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        model_state=model_state,
+        opt_state=tx.init(params),
+        rng=jax.random.key_data(state_key),
+        ema_params=jax.tree.map(jnp.copy, params) if ema else None,
+    )
+
+
+def count_params(params):
+    """Number of scalars in a parameter pytree."""
+    return sum(int(x.size) for x in jax.tree.leaves(params))
