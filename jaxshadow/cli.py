@@ -15,9 +15,10 @@ USAGE_ERROR = 2
 
 def _train(args, overrides):
     from jaxshadow import config as config_lib
+
+    config = config_lib.resolve(args.config, overrides)  # before the heavy imports
     from jaxshadow.train.loop import train
 
-    config = config_lib.resolve(args.config, overrides)
     metrics = train(config, args.workdir)
     print(json.dumps(metrics, sort_keys=True))
 

@@ -14,7 +14,6 @@ from jaxshadow.data.images import read_image  # noqa: E402
 from jaxshadow.data.istd_plus import istd_plus_correct  # noqa: E402
 from jaxshadow.errors import DataError  # noqa: E402
 
-
 try:
     import tensorflow_datasets as tfds
 

@@ -28,6 +28,7 @@ changes that flag, and code that sets it to True would let truncated files throu
 from __future__ import annotations
 
 import os
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -89,10 +90,8 @@ def _decode(path, rawmode: str | None = None) -> tuple[Image.Image, str | None]:
             if rawmode is not None:
                 img.tile = [img.tile[0]._replace(args=rawmode)]
             img.load()  # forces the whole decode: truncation surfaces here, not later
-            oriented = ImageOps.exif_transpose(img)
-            if oriented is img:  # nothing to turn: still detach the pixels from the file
-                oriented = img.copy()
-            return oriented, png16
+            ImageOps.exif_transpose(img, in_place=True)  # no copy when there is nothing to turn
+            return img, png16
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         raise _io_error(path, e) from e
     except Image.DecompressionBombError as e:

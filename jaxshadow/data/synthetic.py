@@ -16,24 +16,34 @@
    the straight shadow edge of a wall). Each kind gives a *gauge field* ``h >= 0`` that is 0 at
    the shape's centre and grows linearly outwards (``h <= t`` is the shape scaled by ``t``), so
    the **coverage is exact by construction**: a target fraction ``c`` is drawn per image, and
-   the threshold ``t`` is the ``c``-quantile of ``h`` over the pixel grid (a sort, no loops).
+   the threshold ``t`` is the ``c``-quantile of ``h`` over the pixel grid (an exact k-th
+   smallest value by a fixed 31-step bisection on the float bits: no sort, no data-dependent
+   loop).
    Thin structures keep their own width and the other shapes are scaled to fill the rest of
    the target; when thin structures are the only kind, their width is what gets scaled, and
    their target comes from the smaller ``thin_only_coverage`` range.
 
 2. **Penumbra**: the hard matte is blurred by a Gaussian with a per-image width ``sigma`` (a
-   fraction of the longer side), separably, as two dense matrix products whose rows are the
+   fraction of the longer side; for thin structures alone, at most their half-width, so that
+   the mask keeps a core above 0.5), separably, as two dense matrix products whose rows are the
    pixel-integrated Gaussian (exact edge-replicate borders, no ``sigma``-dependent shapes),
    truncated at ``3 sigma`` so the mask is exactly 0 away from the shadow.
 
-3. **Darkening** (SynShadow's affine model), in linear RGB by default:
-   ``I_s = m * darken(I_f) + (1 - m) * I_f`` with
+3. **Darkening** (SynShadow's affine model): ``I_s = m * darken(I_f) + (1 - m) * I_f`` with
    ``darken_c(x) = min(clip(a * (x - x1_c), 0, 1), x)``, ``x1 ~ U(0, 0.25)``,
-   ``y2 ~ U(0.1, min(0.9, 1 - x1))``, ``a = y2 / (1 - x1)`` (so the slope is below 1, as in
-   SynShadow's rejection sampling), ``x1_R = x1 + N(0.05, 0.025)``, ``x1_G = x1``,
-   ``x1_B = x1 - N(0.05, 0.025)`` (shadows lit by the sky are bluish). ``x1_B`` can be
-   negative, which would *brighten* near-black blue values; the ``min(., x)`` removes that, so
-   a shadowed pixel is never brighter than the lit one, channel by channel.
+   ``y2 ~ U(0.1, min(0.9, 1 - x1))``, ``a = y2 / (1 - x1)`` (so the slope is at most 1, as in
+   SynShadow's rejection sampling, without the loop), ``x1_R = x1 + N(0.05, 0.025)``,
+   ``x1_G = x1``, ``x1_B = x1 - N(0.05, 0.025)`` (shadows lit by the sky are bluish).
+   ``x1_B`` can be negative, which would *brighten* near-black blue values; the ``min(., x)``
+   removes that, so a shadowed pixel is never brighter than the lit one, channel by channel.
+
+   The blend with the mask is done in **linear RGB** (light adds linearly, so the penumbra is a
+   physical mix of lit and shadowed light). ``darken`` itself is evaluated, by default, on the
+   **sRGB values**, where SynShadow fitted it (``ShadowConfig.darken_space="srgb"``):
+   evaluated on linear values, the same intercepts (up to 0.25 linear, i.e. sRGB 0.54) crush
+   every darker channel to black and over-saturate the shadow, which looks wrong;
+   ``darken_space="linear"`` is still available. Umbra pixels (``m == 1``) are identical in
+   both blend spaces.
 
 Guarantees, per pixel and channel: where ``mask == 0`` the output is the input bit for bit
 (the sRGB round trip is not applied there), and everywhere ``shadowed <= images``.
@@ -42,6 +52,7 @@ Guarantees, per pixel and channel: where ``mask == 0`` the output is the input b
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -78,6 +89,10 @@ class ShadowConfig:
     darken_space: str = "srgb"  # where darken() is evaluated: "srgb" values or "linear" RGB
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):  # lists -> tuples: the config must hash
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                object.__setattr__(self, field.name, tuple(value))
         pairs = {
             "coverage": self.coverage,
             "thin_only_coverage": self.thin_only_coverage,
@@ -100,15 +115,18 @@ class ShadowConfig:
             raise ValueError(f"ShadowConfig.extra_kind_prob needs 4 probabilities, got {self.extra_kind_prob}")
 
 
+@functools.partial(jax.jit, static_argnames="config")
 def render(key, images, *, config: ShadowConfig | None = None):
     """Casts random synthetic shadows on shadow-free images.
 
     Args:
       key: a JAX PRNG key; example ``i`` uses ``jax.random.split(key, N)[i]``.
-      images: float array ``(N, H, W, C)``, ``C`` in {1, 3}, sRGB values in [0, 1]; computed in
-        float32.
-      config: the ranges to draw from; ``None`` means ``ShadowConfig()``. Under ``jax.jit`` pass
-        it as a static argument: ``jax.jit(render, static_argnames="config")``.
+      images: float array ``(N, H, W, C)``, ``C`` in {1, 3}, sRGB values in [0, 1], computed
+        in float32 (``C == 1``: grey, no colour shift; values outside [0, 1] are clipped for the
+        shadow computation only, lit pixels pass through as they are).
+      config: the ranges to draw from; ``None`` means ``ShadowConfig()``. A static argument:
+        ``render`` is jitted (one compile per shape and config) and composes with an outer
+        ``jax.jit`` (``static_argnames="config"``) or ``jax.vmap`` (over key and images).
 
     Returns:
       ``(shadowed, mask)``: ``shadowed`` float32 ``(N, H, W, C)`` in [0, 1], ``<= images``
@@ -147,8 +165,11 @@ class _Draws:
         return lo + (hi - lo) * u
 
     def normal(self, mean=0.0, std=1.0, shape=()):
-        u = jnp.clip(self.uniform(shape=shape), 1e-7, 1.0 - 1e-7)
-        return mean + std * jax.scipy.special.ndtri(u)
+        """Box-Muller (cheaper to compile than the inverse CDF)."""
+        u1 = self.uniform(shape=shape)
+        u2 = self.uniform(shape=shape)
+        radius = jnp.sqrt(-2.0 * jnp.log1p(-u1))  # 1 - u1 is in (0, 1]
+        return mean + std * radius * jnp.cos(2 * math.pi * u2)
 
     def bernoulli(self, p, shape=()):
         return self.uniform(shape=shape) < p
@@ -165,9 +186,11 @@ class _Draws:
 def _render_one(key, image, cfg):
     h, w, c = image.shape
     draws = _Draws(key)
-    hard = _matte(draws, h, w, cfg)
+    hard, thinnest = _matte(draws, h, w, cfg)
 
-    sigma = draws.uniform(*cfg.penumbra) * max(h, w)  # pixels
+    # penumbra width in pixels; no wider than the thinnest structure's half-width when thin
+    # structures are alone, so that a pole's shadow keeps a core (mask > 0.5) of its own
+    sigma = jnp.minimum(draws.uniform(*cfg.penumbra), thinnest) * max(h, w)
     mask = _blur(hard.astype(jnp.float32), sigma)
     mask = jnp.clip(mask, 0.0, 1.0)[..., None]
 
@@ -178,8 +201,8 @@ def _render_one(key, image, cfg):
     else:
         dark_lin = _darken(draws, x_lin, cfg)
     out = linear_to_srgb(mask * dark_lin + (1.0 - mask) * x_lin)  # light adds linearly
-    out = jnp.where(mask > 0, out, image)  # lit pixels: no round trip at all
-    out = jnp.clip(jnp.minimum(out, image), 0.0, 1.0)  # round-off may not brighten
+    # lit pixels: the input itself, no round trip; shadowed: round-off may never brighten
+    out = jnp.where(mask > 0, jnp.minimum(out, image), image)
     return out, mask
 
 
@@ -201,7 +224,8 @@ def _darken(draws, x, cfg):
 
 
 def _matte(draws, h, w, cfg):
-    """Boolean (H, W) occluder matte with an exactly drawn coverage."""
+    """Boolean (H, W) occluder matte with an exactly drawn coverage, and the half-width of its
+    thinnest part when it is made of thin structures only (else +inf), in units of max(H, W)."""
     size = max(h, w)
     ys = (jnp.arange(h, dtype=jnp.float32) + 0.5) / size
     xs = (jnp.arange(w, dtype=jnp.float32) + 0.5) / size
@@ -213,7 +237,7 @@ def _matte(draws, h, w, cfg):
     present = (jnp.arange(4) == primary) | extra  # (4,) bool, at least one
 
     fields = [_convex_field(draws, p, extent), _star_field(draws, p, extent), _blob_field(draws, p, extent)]
-    thin = _thin_field(draws, p, extent)
+    thin, thin_width = _thin_field(draws, p, extent)
 
     main = jnp.min(jnp.stack([jnp.where(present[i], f, jnp.inf) for i, f in enumerate(fields)]), axis=0)
     has_main = jnp.any(present[:3])
@@ -228,7 +252,9 @@ def _matte(draws, h, w, cfg):
     hi = jnp.where(has_main, cfg.coverage[1], cfg.thin_only_coverage[1])
     n = h * w
     count = jnp.clip(jnp.round((lo + (hi - lo) * u) * n).astype(jnp.int32), 1, n)
-    return field <= _kth_smallest(field, count)
+    threshold = _kth_smallest(field, count)
+    thinnest = jnp.where(has_main, jnp.inf, threshold * thin_width)
+    return field <= threshold, thinnest
 
 
 def _kth_smallest(x, k):
@@ -319,37 +345,37 @@ def _blob_field(draws, p, extent):
     return jnp.sqrt(jnp.maximum(-2.0 * logf, 0.0))
 
 
-def _segment_distance(p, a, b):
-    ab = b - a
-    t = jnp.clip(jnp.sum((p - a) * ab, -1) / jnp.maximum(jnp.sum(ab * ab), 1e-12), 0.0, 1.0)
-    return jnp.linalg.norm(p - a - t[..., None] * ab, axis=-1)
-
-
 def _thin_field(draws, p, extent):
-    """min over 1..4 segments of distance / half-width (<= 1 inside a segment); after the
-    first, each segment branches off the previous one half of the time."""
+    """min over 1..4 segments of distance / half-width (<= 1 inside a segment), and the smallest
+    half-width; after the first, each segment branches off the previous one half of the time."""
     count = draws.randint(1, _MAX_SEGMENTS + 1)
-    field = jnp.full(p.shape[:-1], jnp.inf)
-    prev = None
-    for j in range(_MAX_SEGMENTS):  # static unroll
+    starts, ends, widths = [], [], []
+    for j in range(_MAX_SEGMENTS):  # static unroll over scalars; the pixels are done at once
         angle = draws.uniform(0, 2 * math.pi)
         length = draws.uniform(0.3, 1.2)
         width = draws.uniform(0.008, 0.035)
         start = _centre(draws, extent, 0.0) - 0.5 * length * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
-        if prev is not None:
-            prev_start, prev_end, prev_angle, prev_width = prev
+        if j > 0:
             branch = draws.bernoulli(0.5)
             t = draws.uniform(0.2, 0.8)
             turn = draws.uniform(0.3, 1.0) * jnp.where(draws.bernoulli(0.5), 1.0, -1.0)
-            start = jnp.where(branch, prev_start + t * (prev_end - prev_start), start)
+            start = jnp.where(branch, starts[-1] + t * (ends[-1] - starts[-1]), start)
             angle = jnp.where(branch, prev_angle + turn, angle)
             length = jnp.where(branch, 0.5 * length, length)
-            width = jnp.where(branch, jnp.minimum(width, 0.7 * prev_width), width)
-        end = start + length * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
-        seg = _segment_distance(p, start, end) / width
-        field = jnp.where(j < count, jnp.minimum(field, seg), field)
-        prev = (start, end, angle, width)
-    return field
+            width = jnp.where(branch, jnp.minimum(width, 0.7 * widths[-1]), width)
+        starts.append(start)
+        ends.append(start + length * jnp.stack([jnp.cos(angle), jnp.sin(angle)]))
+        widths.append(width)
+        prev_angle = angle
+    a = jnp.stack(starts)[:, None, None]  # (S, 1, 1, 2)
+    ab = jnp.stack(ends)[:, None, None] - a
+    rel = p[None] - a  # (S, H, W, 2)
+    t = jnp.clip(jnp.sum(rel * ab, -1) / jnp.maximum(jnp.sum(ab * ab, -1), 1e-12), 0.0, 1.0)
+    dist = jnp.linalg.norm(rel - t[..., None] * ab, axis=-1)
+    widths = jnp.stack(widths)
+    active = jnp.arange(_MAX_SEGMENTS) < count
+    field = jnp.where(active[:, None, None], dist / widths[:, None, None], jnp.inf)
+    return jnp.min(field, axis=0), jnp.min(jnp.where(active, widths, jnp.inf))
 
 
 # ----------------------------------------------------------------------------- the penumbra

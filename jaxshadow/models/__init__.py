@@ -9,10 +9,16 @@ import difflib
 
 from jaxshadow.errors import UserError
 from jaxshadow.models.classifiers import CNNSmall, CNNTiny
+from jaxshadow.models.detector import ShadowDetector
+from jaxshadow.models.joint import JointRemover
+from jaxshadow.models.unet import UNet
 
 _REGISTRY = {
     "cnn_tiny": CNNTiny,
     "cnn_small": CNNSmall,
+    "unet": UNet,
+    "shadow_detector": ShadowDetector,
+    "joint": JointRemover,
 }
 
 

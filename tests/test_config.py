@@ -1,0 +1,65 @@
+"""Config files, overrides and validation."""
+
+from pathlib import Path
+
+import pytest
+
+from jaxshadow import config as config_lib
+from jaxshadow.errors import UserError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_every_recipe_loads_and_validates():
+    for path in sorted(CONFIGS.glob("*.py")):
+        config = config_lib.resolve(path)
+        for key in config_lib.REQUIRED_KEYS:
+            assert key in config, (path.name, key)
+
+
+def test_overrides_keep_types():
+    c = config_lib.resolve(CONFIGS / "digits_cnn.py", [
+        "--config.steps=7", "--config.optimizer.learning_rate=1e-2",
+        "--config.data.source=tfds:mnist", "--config.checkpoint.restore_params_only=true",
+        "--config.model.num_classes=12"])
+    assert c.steps == 7 and c.optimizer.learning_rate == 0.01
+    assert c.data.source == "tfds:mnist" and c.checkpoint.restore_params_only is True
+    assert c.model.num_classes == 12
+    assert isinstance(config_lib.resolve(CONFIGS / "digits_cnn.py",
+                                         ["--config.optimizer.learning_rate=1"]
+                                         ).optimizer.learning_rate, float)
+
+
+@pytest.mark.parametrize("words,message", [
+    (["--config.batchsize=3"], "unknown config key 'batchsize'; did you mean 'batch_size'"),
+    (["--config.optimizer.lerning_rate=3"], "did you mean 'optimizer.learning_rate'"),
+    (["--config.steps=ten"], "bad value for steps: 'ten' is not an integer"),
+    (["--config.steps=1.5"], "bad value for steps"),
+    (["--config.steps=-3"], "'steps' must be a positive integer"),
+    (["--config.dtype=float16"], "'dtype' must be one of"),
+    (["--config.optimizer=3"], "is a group"),
+    (["--config.data.skip_bad_examples=maybe"], "is not a boolean"),
+    (["steps=3"], "unexpected argument"),
+])
+def test_bad_overrides_name_the_problem(words, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config_lib.resolve(CONFIGS / "digits_cnn.py", words)
+
+
+def test_missing_and_broken_config_files(tmp_path):
+    with pytest.raises(UserError, match="config file not found"):
+        config_lib.load(tmp_path / "nope.py")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def get_config(:\n")
+    with pytest.raises(UserError, match="failed to load: SyntaxError"):
+        config_lib.load(broken)
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(UserError, match="defines no get_config"):
+        config_lib.load(empty)
+
+
+def test_json_round_trip():
+    c = config_lib.resolve(CONFIGS / "digits_cnn.py")
+    again = config_lib.from_json(config_lib.to_json(c))
+    assert again.to_dict() == c.to_dict()

@@ -1,0 +1,159 @@
+"""Property tests of the synthetic shadow renderer, over many keys and two image shapes.
+
+Three renders are compiled once per module and shared: 16 square images with the default
+config, 2 x 16 square images through ``jax.jit(jax.vmap(render))``, and 8 non-square images
+with a custom config (darkening on linear values, narrower coverage).
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxshadow.data.synthetic import ShadowConfig, render
+
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+CUSTOM = ShadowConfig(coverage=(0.25, 0.45), thin_only_coverage=(0.25, 0.45), darken_space="linear")
+
+
+def smooth_images(seed, n, h, w):
+    """Smooth random colour fields in [0.03, 0.97] (bilinear upsampling of a 5x6 grid)."""
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(0.03, 0.97, (n, 5, 6, 3))
+
+    def interp(n_out, n_in):
+        pos = np.linspace(0, n_in - 1, n_out)
+        return np.stack([np.interp(pos, np.arange(n_in), row) for row in np.eye(n_in)], axis=1)
+
+    return np.einsum("hi,nijc,wj->nhwc", interp(h, 5), low, interp(w, 6)).astype(np.float32)
+
+
+@functools.cache
+def _square():
+    images = smooth_images(0, 16, 64, 64)
+    shadowed, mask = render(jax.random.key(0), images)
+    return images, shadowed, mask
+
+
+@functools.cache
+def _batched():
+    images = np.stack([smooth_images(1, 16, 64, 64), smooth_images(2, 16, 64, 64)])
+    keys = jax.random.split(jax.random.key(1), 2)
+    shadowed, mask = jax.jit(jax.vmap(render))(keys, images)
+    return keys, images, shadowed, mask
+
+
+@functools.cache
+def _wide():
+    images = smooth_images(3, 8, 96, 128)
+    shadowed, mask = render(jax.random.key(2), images, config=CUSTOM)
+    return images, shadowed, mask
+
+
+@pytest.fixture(scope="module", params=["square", "batched", "wide"])
+def case(request):
+    """(images, shadowed, mask) as NumPy, flattened to one batch axis."""
+    if request.param == "square":
+        images, shadowed, mask = _square()
+    elif request.param == "batched":
+        _, images, shadowed, mask = _batched()
+    else:
+        images, shadowed, mask = _wide()
+    assert shadowed.dtype == jnp.float32 and mask.dtype == jnp.float32
+    assert shadowed.shape == images.shape and mask.shape == images.shape[:-1] + (1,)
+    flat = lambda a: np.asarray(a).reshape((-1,) + a.shape[-3:])
+    return request.param, flat(images), flat(shadowed), flat(mask)
+
+
+def test_lit_pixels_are_bit_identical(case):
+    _, images, shadowed, mask = case
+    lit = mask[..., 0] == 0
+    assert (lit.mean(axis=(1, 2)) > 0.05).all()  # every image has lit pixels to check
+    np.testing.assert_array_equal(shadowed[lit].view(np.uint32), images[lit].view(np.uint32))
+
+
+def test_shadow_only_darkens(case):
+    _, images, shadowed, _ = case
+    assert (shadowed <= images).all()
+    assert shadowed.min() >= 0.0 and shadowed.max() <= 1.0
+
+
+def test_mask_is_soft_and_in_range(case):
+    _, _, _, mask = case
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
+    soft = ((mask > 0.02) & (mask < 0.98)).mean(axis=(1, 2, 3))
+    assert (soft > 0.0).all(), "every mask has a penumbra"
+    # (no "every mask reaches 1": a thin pole under a wide penumbra casts a faint shadow only)
+
+
+def test_coverage(case):
+    name, _, _, mask = case
+    coverage = (mask > 0.5).mean(axis=(1, 2, 3))
+    if name == "wide":  # CUSTOM: 25%..45% of the hard matte
+        assert (coverage > 0.18).all() and (coverage < 0.5).all(), coverage
+    else:
+        assert (coverage > 0.02).all() and (coverage < 0.85).all(), coverage
+        assert 0.15 < coverage.mean() < 0.55, coverage
+
+
+def test_shadow_darkens_meaningfully_and_bluish(case):
+    _, images, shadowed, mask = case
+    region = mask[..., 0] > 0.5
+    ratios = []
+    for x, s, r in zip(images, shadowed, region):
+        ratios.append(s[r].sum(0) / x[r].sum(0))  # per channel
+    ratios = np.array(ratios)  # (N, 3)
+    luma = ratios @ LUMA
+    assert (luma < 0.95).all(), luma
+    assert luma.mean() < 0.7, luma
+    # SynShadow's intercept shifts keep more blue than red in the shadow, on average
+    assert (ratios[:, 2] - ratios[:, 0]).mean() > 0
+
+
+def test_different_keys_give_different_shadows():
+    images, _, mask = _square()
+    mask = np.asarray(mask)
+    flat = (mask > 0.5).reshape(len(mask), -1)
+    for i in range(len(flat)):
+        for j in range(i):
+            assert (flat[i] != flat[j]).mean() > 0.01, (i, j)
+    _, other = render(jax.random.key(7), images)
+    differs = (np.asarray(other) != mask).mean(axis=(1, 2, 3))
+    assert (differs > 0.01).all()
+
+
+def test_same_key_same_result():
+    images, shadowed, mask = _square()
+    again_s, again_m = render(jax.random.key(0), images)
+    np.testing.assert_array_equal(np.asarray(again_s), np.asarray(shadowed))
+    np.testing.assert_array_equal(np.asarray(again_m), np.asarray(mask))
+
+
+def test_jit_and_vmap_match_plain_calls():
+    keys, images, shadowed, mask = _batched()
+    for i in range(2):  # same shapes as _square: reuses its compilation
+        s, m = render(keys[i], images[i])
+        np.testing.assert_array_equal(np.asarray(s), np.asarray(shadowed[i]))
+        np.testing.assert_array_equal(np.asarray(m), np.asarray(mask[i]))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        ShadowConfig(coverage=(0.5, 0.2))
+    with pytest.raises(ValueError):
+        ShadowConfig(darken_space="lab")
+    with pytest.raises(ValueError):
+        ShadowConfig(kind_weights=(0, 0, 0, 0))
+    config = ShadowConfig(penumbra=[0.01, 0.02])  # lists become tuples: hashable, static
+    assert config.penumbra == (0.01, 0.02) and hash(config) == hash(ShadowConfig(penumbra=(0.01, 0.02)))
+
+
+def test_rejects_bad_images():
+    with pytest.raises(TypeError):
+        render(jax.random.key(0), np.zeros((1, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError):
+        render(jax.random.key(0), np.zeros((1, 8, 8, 4), np.float32))
+    with pytest.raises(ValueError):
+        render(jax.random.key(0), np.zeros((8, 8, 3), np.float32))

@@ -1,0 +1,151 @@
+"""U-Net, shadow detector and joint remover: parameter counts, any-size inputs, residual, bf16."""
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxshadow import models
+from jaxshadow.train.state import count_params
+
+
+def _count(name, channels=3, **overrides):
+    model = models.get(name, **overrides)
+    shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, channels))))
+    return count_params(shapes["params"])
+
+
+@pytest.mark.parametrize("name,channels,count", [
+    ("unet", 3, 7_766_051),
+    ("unet", 4, 7_766_339),  # RGB + mask: only the first conv grows, by 9 * 32
+    ("shadow_detector", 3, 1_944_049),
+    ("joint", 3, 9_710_388),  # detector + 4-channel remover
+])
+def test_parameter_counts(name, channels, count):
+    assert _count(name, channels) == count
+
+
+def _init(model, x, seed=0):
+    """Variables of `model` for input like `x`, drawn with NumPy: kernels N(0, 1/fan_in), biases
+    N(0, 0.1^2), GroupNorm scales 1. Same tree as `model.init` (taken from `jax.eval_shape` of it),
+    without compiling ~50 threefry draws, which takes ~30 s on a small shared CPU.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), x)
+
+    def draw(path, leaf):
+        name = path[-1].key
+        if name == "kernel":
+            return jnp.asarray(rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1])),
+                               leaf.dtype)
+        if name == "scale":
+            return jnp.ones(leaf.shape, leaf.dtype)
+        return jnp.asarray(0.1 * rng.normal(size=leaf.shape), leaf.dtype)
+
+    return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
+@pytest.fixture(scope="module")
+def unet():
+    model = models.get("unet")
+    return model, _init(model, jnp.zeros((1, 32, 32, 3)))
+
+
+def _image(shape, seed=1):
+    return jax.random.uniform(jax.random.key(seed), shape)
+
+
+def test_odd_sizes_are_reflect_padded_then_cropped(unet):
+    """37×50 runs as the 48×64 reflect-padded image (bottom/right), cropped back to 37×50."""
+    model, variables = unet
+    x = _image((2, 37, 50, 3))
+    padded = jnp.pad(x, ((0, 0), (0, 11), (0, 14), (0, 0)), mode="reflect")
+    apply = jax.jit(model.apply)
+    y = apply(variables, x)
+    assert y.shape == x.shape and y.dtype == jnp.float32
+    np.testing.assert_allclose(y, apply(variables, padded)[:, :37, :50], atol=1e-5)
+
+
+def test_tiny_image_runs(unet):
+    model, variables = unet
+    y = jax.jit(model.apply)(variables, _image((1, 5, 3, 3)))  # reflected up to 16×16
+    assert y.shape == (1, 5, 3, 3) and np.all(np.isfinite(y))
+
+
+def _zero_head(variables, path=()):
+    params = flax.core.unfreeze(variables["params"])
+    node = params
+    for key in path:
+        node = node[key]
+    node["head"] = jax.tree.map(jnp.zeros_like, node["head"])
+    return {"params": params}
+
+
+@pytest.fixture(scope="module")
+def small_unet():
+    """Narrow and shallow: the properties below do not depend on width or depth."""
+    model = models.get("unet", features=(8, 16))
+    return model, _init(model, jnp.zeros((1, 16, 16, 3)))
+
+
+def test_residual_output_is_input_plus_head(small_unet):
+    model, variables = small_unet
+    x = _image((2, 13, 20, 3))
+    both = jax.jit(lambda v, x: (model.apply(v, x), model.apply(_zero_head(v), x),
+                                 model.clone(residual=False).apply(v, x)))
+    y, zeroed, raw = both(variables, x)
+    np.testing.assert_array_equal(zeroed, x)
+    np.testing.assert_allclose(y - x, raw, atol=1e-6)
+    assert np.abs(raw).max() > 0.01
+
+
+def test_four_channel_input_adds_rgb_only():
+    model = models.get("unet", features=(8, 16))
+    x = _image((2, 16, 16, 4))
+    variables = _zero_head(_init(model, x))
+    np.testing.assert_array_equal(jax.jit(model.apply)(variables, x), x[..., :3])
+
+
+def test_bfloat16_compute_keeps_float32_params_and_output(small_unet):
+    model, variables = small_unet
+    x = _image((2, 16, 16, 3))
+    both = jax.jit(lambda v, x: (model.clone(dtype=jnp.bfloat16).apply(v, x), model.apply(v, x)))
+    y, f32 = both(variables, x)
+    assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables["params"]))
+    assert y.dtype == jnp.float32 and y.shape == x.shape
+    np.testing.assert_allclose(y, f32, atol=0.1)
+    assert not np.array_equal(np.asarray(y), np.asarray(f32))  # really computed in bf16
+
+
+def test_detector_outputs_mask_logits():
+    model = models.get("shadow_detector")
+    x = _image((2, 37, 50, 3))
+    logits = jax.jit(model.apply)(_init(model, x), x)
+    assert logits.shape == (2, 37, 50, 1) and logits.dtype == jnp.float32
+
+
+def test_joint_outputs_and_gradients_reach_both_parts():
+    model = models.get("joint", detector_features=(8,), remover_features=(8,))
+    x = _image((2, 13, 20, 3))
+    target = _image((2, 13, 20, 3), seed=2)
+    params = _init(model, x)["params"]
+
+    def loss(p):  # the removal loss only: it reaches the detector through the soft mask
+        out = model.apply({"params": p}, x)
+        return jnp.mean(jnp.abs(out["shadow_free"] - target)), out
+
+    (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+    assert set(out) == {"shadow_free", "mask_logits"}
+    assert out["shadow_free"].shape == (2, 13, 20, 3) and out["shadow_free"].dtype == jnp.float32
+    assert out["mask_logits"].shape == (2, 13, 20, 1) and out["mask_logits"].dtype == jnp.float32
+    assert set(grads) == {"detector", "remover"}
+    assert float(optax.global_norm(grads["detector"])) > 0
+    assert float(optax.global_norm(grads["remover"])) > 0
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+
+
+def test_registry_has_the_new_models():
+    assert {"unet", "shadow_detector", "joint"} <= set(models.names())
+    assert models.get("unet", features=(8, 16)).features == (8, 16)
