@@ -195,6 +195,18 @@ def defaults():
     c.data.reader = "auto"      # auto | tf | numpy
     c.data.tfds_data_dir = ""
     c.data.skip_bad_examples = False
+    c.data.load_size = (0, 0)   # folder sources: resize every image to (H, W); (0, 0) keeps sizes
+    c.data.crop = 0             # removal: random training crop of this size; 0 = none
+    c.data.flip = True          # removal: random left-right flips in training
+    c.data.rot90 = False        # removal: random quarter turns in training (square crops)
+    c.data.mask_input = False   # removal: feed the shadow mask as a 4th input channel
+    c.data.tile = 96            # synthetic: tile size cut from the bundled photos
+    c.data.mask_dir = ""        # srd: a folder of masks (SRD ships none)
+    c.data.test_fraction = 0.1  # paired / flat detection folders: held-out fraction
+
+    # Loss terms of jaxshadow.losses and their weights (removal); 0 = not computed.
+    c.loss = ml_collections.ConfigDict({"l1": 1.0, "charbonnier": 0.0, "ssim": 0.0,
+                                        "lab_l1": 0.0, "mask_bce": 0.0})
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"   # adam | adamw | sgd

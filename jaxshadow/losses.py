@@ -90,7 +90,8 @@ def removal_loss(outputs, batch, weights):
             continue
         if name == "mask_bce":
             if "mask_logits" not in outputs or "mask" not in batch:
-                raise ValueError("loss term 'mask_bce' needs outputs['mask_logits'] and batch['mask']")
+                raise ValueError(
+                    "loss term 'mask_bce' needs outputs['mask_logits'] and batch['mask']")
             values[name] = mask_bce(outputs["mask_logits"], batch["mask"])
         else:
             if "shadow_free" not in outputs:

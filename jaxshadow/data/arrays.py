@@ -27,6 +27,15 @@ class ArraySource:
         return {k: v[index] for k, v in self.splits[split].items()}
 
     def read_tf(self, split, index):
-        """One example as a dict of tf.Tensors, for tf.data (index: scalar int64 tensor)."""
+        """One example as a dict of tf.Tensors, for tf.data (index: scalar int64 tensor).
+
+        The arrays stay in NumPy (no graph constant, so no 2 GB limit); tf.data runs these
+        reads in parallel and prefetches.
+        """
         import tensorflow as tf
-        return {k: tf.gather(tf.constant(v), index) for k, v in self.splits[split].items()}
+
+        arrays = self.splits[split]
+        keys = list(arrays)
+        values = tf.numpy_function(lambda i: [arrays[k][i] for k in keys], [index],
+                                   [tf.as_dtype(arrays[k].dtype) for k in keys], stateful=False)
+        return {k: tf.ensure_shape(v, arrays[k].shape[1:]) for k, v in zip(keys, values)}

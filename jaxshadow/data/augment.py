@@ -92,7 +92,8 @@ def paired_augment(key, batch: Mapping, *, crop=None, flip=True, rot90=False, ve
     """
     batch = dict(batch)
     leaves = jax.tree_util.tree_leaves(batch)
-    if not leaves or any(jnp.ndim(x) != 4 for x in leaves) or len({jnp.shape(x)[:3] for x in leaves}) != 1:
+    shapes = {jnp.shape(x)[:3] if jnp.ndim(x) == 4 else None for x in leaves}
+    if len(shapes) != 1 or None in shapes:
         raise ValueError(
             "paired_augment: every array must be (N, H, W, C) with the same N, H, W; got "
             f"{ {name: tuple(jnp.shape(x)) for name, x in batch.items()} }"

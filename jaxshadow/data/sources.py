@@ -2,11 +2,23 @@
 
     digits            scikit-learn's bundled handwritten digits (classification)
     tfds:NAME         a prepared tensorflow-datasets classification dataset (also plain `mnist`)
+    synthetic         bundled photos, shadows rendered on the device (removal)
+    istd:PATH  istd_plus:PATH  srd:PATH  paired:PATH  detection:PATH   the field's folders
 """
 
 from jaxshadow.errors import UserError
 
-SOURCES = ("digits", "mnist", "tfds:NAME")
+FOLDER_SOURCES = ("istd", "istd_plus", "srd", "paired", "detection")
+SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", *(f"{n}:PATH" for n in FOLDER_SOURCES))
+
+
+def folder_options(name, data_config):
+    """The layout options of `data_config` that the folder source `name` takes."""
+    if name == "srd" and data_config.get("mask_dir"):
+        return {"mask_dir": data_config.mask_dir}
+    if name in ("paired", "detection"):
+        return {"test_fraction": data_config.get("test_fraction", 0.1)}
+    return {}
 
 
 def make_source(data_config):
@@ -16,6 +28,17 @@ def make_source(data_config):
     if name == "digits":
         from jaxshadow.data.digits import load_digits
         return load_digits()
+    if name == "synthetic":
+        from jaxshadow.data.synthetic_source import load_synthetic
+        return load_synthetic(tile=data_config.get("tile", 96))
+    if name in FOLDER_SOURCES:
+        if not arg:
+            raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")
+        from jaxshadow.data.folder_source import load_folder_source
+        load_size = tuple(data_config.get("load_size", (0, 0)))
+        return load_folder_source(name, arg, load_size=load_size if all(load_size) else None,
+                                  skip_bad_examples=data_config.get("skip_bad_examples", False),
+                                  options=folder_options(name, data_config))
     if name == "mnist" and not arg:
         name, arg = "tfds", "mnist"
     if name == "tfds":

@@ -102,17 +102,17 @@ class ShadowConfig:
         }
         for name, (lo, hi) in pairs.items():
             if not 0.0 <= lo <= hi <= 1.0:
-                raise ValueError(f"ShadowConfig.{name} must satisfy 0 <= lo <= hi <= 1, got {(lo, hi)}")
+                raise ValueError(f"ShadowConfig.{name} needs 0 <= lo <= hi <= 1, got {(lo, hi)}")
         if self.x1[1] >= 1.0:
             raise ValueError(f"ShadowConfig.x1 must stay below 1, got {self.x1}")
         if self.darken_space not in ("srgb", "linear"):
-            raise ValueError(f"ShadowConfig.darken_space must be 'srgb' or 'linear', got {self.darken_space!r}")
+            raise ValueError(f"ShadowConfig.darken_space: 'srgb' or 'linear', not {self.darken_space!r}")
         if self.color_shift[1] < 0:
             raise ValueError(f"ShadowConfig.color_shift std must be >= 0, got {self.color_shift}")
         if len(self.kind_weights) != 4 or min(self.kind_weights) < 0 or sum(self.kind_weights) <= 0:
-            raise ValueError(f"ShadowConfig.kind_weights needs 4 non-negative weights, got {self.kind_weights}")
+            raise ValueError(f"ShadowConfig.kind_weights: 4 weights >= 0, not {self.kind_weights}")
         if len(self.extra_kind_prob) != 4 or not all(0 <= p <= 1 for p in self.extra_kind_prob):
-            raise ValueError(f"ShadowConfig.extra_kind_prob needs 4 probabilities, got {self.extra_kind_prob}")
+            raise ValueError(f"ShadowConfig.extra_kind_prob: 4 probabilities, not {self.extra_kind_prob}")
 
 
 @functools.partial(jax.jit, static_argnames="config")
@@ -236,10 +236,10 @@ def _matte(draws, h, w, cfg):
     extra = draws.bernoulli(jnp.asarray(cfg.extra_kind_prob, jnp.float32), shape=(4,))
     present = (jnp.arange(4) == primary) | extra  # (4,) bool, at least one
 
-    fields = [_convex_field(draws, p, extent), _star_field(draws, p, extent), _blob_field(draws, p, extent)]
+    fields = [f(draws, p, extent) for f in (_convex_field, _star_field, _blob_field)]
     thin, thin_width = _thin_field(draws, p, extent)
 
-    main = jnp.min(jnp.stack([jnp.where(present[i], f, jnp.inf) for i, f in enumerate(fields)]), axis=0)
+    main = jnp.min(jnp.stack([jnp.where(on, f, jnp.inf) for on, f in zip(present, fields)]), axis=0)
     has_main = jnp.any(present[:3])
     # Thin structures next to a main shape keep their width (h <= 1) and the main shape fills
     # up the rest of the target; on their own, their width is what gets scaled.
@@ -341,7 +341,7 @@ def _blob_field(draws, p, extent):
     sig = radius * draws.uniform(0.25, 0.7, (m,))
     logw = jnp.log(draws.uniform(0.3, 1.0, (m,)))
     q = _stretch(draws, p[None] - mus[:, None, None], shape=(m,))  # (m, H, W, 2)
-    logf = jax.nn.logsumexp(logw[:, None, None] - 0.5 * jnp.sum(q * q, -1) / sig[:, None, None] ** 2, axis=0)
+    logf = jax.nn.logsumexp(logw[:, None, None] - 0.5 * jnp.sum(q * q, -1) / sig[:, None, None] ** 2, 0)
     return jnp.sqrt(jnp.maximum(-2.0 * logf, 0.0))
 
 
@@ -354,7 +354,8 @@ def _thin_field(draws, p, extent):
         angle = draws.uniform(0, 2 * math.pi)
         length = draws.uniform(0.3, 1.2)
         width = draws.uniform(0.008, 0.035)
-        start = _centre(draws, extent, 0.0) - 0.5 * length * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        direction = jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        start = _centre(draws, extent, 0.0) - 0.5 * length * direction
         if j > 0:
             branch = draws.bernoulli(0.5)
             t = draws.uniform(0.2, 0.8)

@@ -27,7 +27,7 @@ from jaxshadow.models.layers import max_pool_2x2
 
 
 class ConvBlock(nn.Module):
-    """2 × [Conv 3×3 SAME with bias -> GroupNorm(8) -> ReLU]. (N, H, W, C) -> (N, H, W, features)."""
+    """2 × [Conv 3×3 SAME with bias -> GroupNorm(8) -> ReLU]: (N, H, W, C) -> (N, H, W, f)."""
 
     features: int
     groups: int = 8

@@ -1,16 +1,29 @@
 """Tasks: what a training step does with a batch and the model's output.
 
-A task turns a host batch (uint8 images, labels, masks) into model inputs on the device
-(`prepare`), scores the output (`loss`), and sums evaluation statistics (`eval_sums`) that
+A task turns a host batch (uint8 images, labels, masks) into a device batch whose 'input' the
+model reads (`prepare`: conversion, augmentation, rendered shadows), scores the output
+(`loss`), and sums evaluation statistics (`eval_sums`) that
 `summarize` turns into the metrics a run reports. The training core is the same for every task.
 """
 
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
+from jaxshadow.tasks.removal import RemovalTask
 
 
 def make_task(config, source):
-    """The task named by `config.task`, sized for `source`."""
+    """The task named by `config.task`, built for `source`."""
+    source_task = getattr(source, "task", "classification")
+    if config.task != source_task:
+        raise UserError(f"data.source '{config.data.source}' is a {source_task} dataset but "
+                        f"task is '{config.task}'")
     if config.task == "classification":
         return ClassificationTask(num_classes=source.num_classes)
-    raise UserError(f"task '{config.task}' is not available for source '{config.data.source}'")
+    if config.task == "removal":
+        data = config.data
+        return RemovalTask(
+            render_shadows=source.name == "synthetic",
+            loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
+            crop=data.crop or None, flip=data.flip, rot90=data.rot90,
+            mask_input=data.mask_input, eval_seed=config.seed + 1234)
+    raise UserError(f"task '{config.task}' is not available yet")

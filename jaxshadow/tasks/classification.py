@@ -15,9 +15,9 @@ class ClassificationTask:
     num_classes: int
 
     def prepare(self, batch, key, train):
-        """uint8 images -> float32 in [0, 1]. No augmentation."""
+        """-> {'input': float32 images in [0, 1], 'label'} (+ 'valid'). No augmentation."""
         del key, train
-        return batch["image"].astype(jnp.float32) / 255.0
+        return {**batch, "input": batch["image"].astype(jnp.float32) / 255.0}
 
     def loss(self, logits, batch):
         """Mean cross-entropy over the batch, and the batch accuracy."""

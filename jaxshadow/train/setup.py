@@ -61,7 +61,7 @@ def build_run(config):
     task = make_task(config, source)
     model = build_model(config.model, config.dtype)
     tx, schedule = make_optimizer(config.optimizer, config.steps)
-    sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=False)
+    sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
     init_state = functools.partial(create_train_state, model, tx, jax.random.key(config.seed),
                                    sample_input, ema=config.optimizer.ema_decay > 0)
     abstract_state = jax.eval_shape(init_state)

@@ -30,13 +30,13 @@ def make_train_step(model, task, tx, mesh, state_sharding, *, ema_decay=0.0):
         trace_counts["train_step"] += 1
         key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         prepare_key, dropout_key = jax.random.split(key)
-        inputs = task.prepare(batch, prepare_key, train=True)
+        batch = task.prepare(batch, prepare_key, train=True)
         mutable = list(state.model_state)
 
         def loss_fn(params):
             variables = {"params": params, **state.model_state}
             outputs, new_model_state = model.apply(
-                variables, inputs, train=True, rngs={"dropout": dropout_key}, mutable=mutable)
+                variables, batch["input"], train=True, rngs={"dropout": dropout_key}, mutable=mutable)
             loss, metrics = task.loss(outputs, batch)
             return loss, (metrics, new_model_state)
 
@@ -69,9 +69,9 @@ def make_eval_step(model, task, mesh, state_sharding):
 
     def eval_step(state, batch):
         trace_counts["eval_step"] += 1
-        inputs = task.prepare(batch, jax.random.key(0), train=False)
+        batch = task.prepare(batch, jax.random.key(0), train=False)
         variables = {"params": eval_params(state), **state.model_state}
-        outputs = model.apply(variables, inputs, train=False)
+        outputs = model.apply(variables, batch["input"], train=False)
         return task.eval_sums(outputs, batch)
 
     return jax.jit(eval_step, in_shardings=(state_sharding, batch_sharding(mesh)),

@@ -1,0 +1,414 @@
+"""Shadow removal on users' own photos: any size, any aspect, no mask needed.
+
+The library behind `jaxshadow predict --workdir W --out DIR INPUT...`. It receives a model as a
+function `apply_fn(batch) -> {"shadow_free": NHWC, "mask": NHW1 or None}` (float32 NHWC input in
+[0, 1]; a jitted function, so every distinct input shape costs one compilation) and knows nothing
+about checkpoints.
+
+- `remove_shadows` runs the model on one image. Every array it passes has its height and width
+  padded (reflect padding; edge padding along a 1-pixel axis) to a multiple of `multiple` (the
+  network's total downsampling factor), and the result is cropped back to the input's size.
+  Images larger than `tile` along either axis are cut into overlapping tiles that all have one
+  shape, run in batches of a fixed size (the last batch filled up by repeating its last tile), so
+  a whole folder of large photos compiles one shape. Along an axis no longer than `tile` the
+  tile spans the whole (padded) axis. Tiles are blended with a separable weight: in each overlap
+  band of width `overlap`, the outer quarter of each tile (where a network sees its own zero
+  padding) gets weight 0 and the middle half a raised-cosine ramp, the weights of neighbouring
+  tiles summing to 1, so there are no seams.
+- `collect_inputs` turns the command line's files and folders into a list of image files.
+- `predict_files` runs a folder's worth of images and writes PNGs atomically. Output names are
+  `<stem>.png`, `<stem>_mask.png`, `<stem>_compare.png`; when two inputs would produce the same
+  name (`a.png` and `a.jpg`, or `x/a.png` and `y/a.png`, or `a.png` and `a_mask.png`), the later
+  one (in input order) gets its extension appended to its stem (`a_jpg.png`), then a counter
+  (`a_png_2.png`) if that is still taken. Names are compared case-insensitively (macOS and
+  Windows file systems are), and are assigned before any image is processed, so they do not
+  depend on which files fail.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from jaxshadow.data.images import is_image_name, read_image
+from jaxshadow.errors import DataError, UserError
+
+TILE_BATCH = 4  # tiles per model call
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multiple: int = 16,
+                   batch: int = TILE_BATCH):
+    """Removes the shadows from one image.
+
+    Args:
+      apply_fn: `apply_fn(x)` with `x` float32 (N, H, W, 3) in [0, 1], H and W multiples of
+        `multiple`; returns a dict with "shadow_free" (N, H, W, 3) and "mask" (N, H, W, 1) in
+        [0, 1] or None (or absent).
+      image: uint8 (H, W, 3), or float (H, W, 3) in [0, 1]; (H, W) grayscale is accepted too.
+      tile: largest height/width run in one piece; larger images are tiled (rounded up to a
+        multiple of `multiple`).
+      overlap: width of the band shared by neighbouring tiles, `0 <= overlap <= tile // 2`.
+      multiple: the model's input height and width must be multiples of this.
+      batch: tiles per model call (fixed, so the batch shape never changes).
+
+    Returns:
+      `(shadow_free, mask)`: uint8 (H, W, 3) and uint8 (H, W) in 0..255, or None where the
+      model gives no mask. Values are clipped to [0, 1] and rounded to the nearest level.
+    """
+    x = _as_float_image(image)
+    tile = check_tiling(tile, overlap, multiple, batch)
+    height, width = x.shape[:2]
+    if height <= tile and width <= tile:
+        padded = _pad_to(x, _round_up(height, multiple), _round_up(width, multiple))
+        free, mask = _run(apply_fn, padded[None])
+        free, mask = free[0], None if mask is None else mask[0]
+    else:
+        free, mask = _tiled(apply_fn, x, tile, overlap, multiple, batch)
+    free = _to_uint8(free[:height, :width])
+    mask = None if mask is None else _to_uint8(mask[:height, :width])
+    return free, mask
+
+
+def check_tiling(tile, overlap, multiple=16, batch=TILE_BATCH):
+    """Returns `tile` rounded up to a multiple of `multiple`; ValueError for unusable values."""
+    if tile < 1 or multiple < 1 or batch < 1:
+        raise ValueError(f"tile, multiple and batch must be positive, got {tile}, {multiple}, "
+                         f"{batch}")
+    tile = _round_up(tile, multiple)
+    if not 0 <= overlap <= tile // 2:
+        raise ValueError(f"overlap must be between 0 and half the tile ({tile // 2} for tile "
+                         f"{tile}), got {overlap}")
+    return tile
+
+
+def _tiled(apply_fn, x, tile, overlap, multiple, batch):
+    """Runs overlapping same-shape tiles and blends them; returns float (H', W', 3), (H', W')."""
+    rows = _axis_plan(x.shape[0], tile, overlap, multiple)
+    cols = _axis_plan(x.shape[1], tile, overlap, multiple)
+    (th, starts_y, wy), (tw, starts_x, wx) = rows, cols
+    padded = _pad_to(x, starts_y[-1] + th, starts_x[-1] + tw)
+    free_acc = np.zeros(padded.shape, np.float32)
+    mask_acc = np.zeros(padded.shape[:2], np.float32)
+    weight_acc = np.zeros(padded.shape[:2], np.float32)
+    has_mask = False
+
+    boxes = [(i, j) for i in range(len(starts_y)) for j in range(len(starts_x))]
+    groups = [boxes[k:k + batch] for k in range(0, len(boxes), batch)]
+
+    def dispatch(group):
+        tiles = [padded[starts_y[i]:starts_y[i] + th, starts_x[j]:starts_x[j] + tw]
+                 for i, j in group]
+        tiles += [tiles[-1]] * (batch - len(tiles))  # one batch shape for every call
+        return apply_fn(np.stack(tiles))
+
+    pending = dispatch(groups[0])
+    for g, group in enumerate(groups):
+        out = pending
+        if g + 1 < len(groups):  # JAX dispatch is asynchronous: queue the next batch first
+            pending = dispatch(groups[g + 1])
+        free, mask = _outputs(out)
+        for k, (i, j) in enumerate(group):
+            w = np.outer(wy[i], wx[j]).astype(np.float32)
+            ys = slice(starts_y[i], starts_y[i] + th)
+            xs = slice(starts_x[j], starts_x[j] + tw)
+            free_acc[ys, xs] += free[k] * w[..., None]
+            weight_acc[ys, xs] += w
+            if mask is not None:
+                has_mask = True
+                mask_acc[ys, xs] += mask[k] * w
+    weight_acc = np.maximum(weight_acc, np.finfo(np.float32).tiny)  # every pixel has weight > 0
+    free = free_acc / weight_acc[..., None]
+    return free, (mask_acc / weight_acc if has_mask else None)
+
+
+def _axis_plan(size, tile, overlap, multiple):
+    """Tile length, tile starts and per-tile 1-D blend weights along one axis of `size` pixels.
+
+    An axis no longer than `tile` is one tile of the padded axis. A longer one gets tiles of
+    length `tile` at stride `tile - overlap`, and is padded to `tile + k * stride`.
+    """
+    if size <= tile:
+        return _round_up(size, multiple), [0], [np.ones(_round_up(size, multiple))]
+    stride = tile - overlap
+    count = 1 + math.ceil((size - tile) / stride)
+    starts = [k * stride for k in range(count)]
+    up = _ramp(overlap)
+    weights = []
+    for k in range(count):
+        w = np.ones(tile)
+        if overlap and k > 0:
+            w[:overlap] = up
+        if overlap and k < count - 1:
+            w[tile - overlap:] = up[::-1]  # 1 - up: the two tiles' weights sum to 1
+        weights.append(w)
+    return tile, starts, weights
+
+
+def _ramp(overlap):
+    """Weight of the incoming tile across an overlap band: 0 on the outer quarter (at least
+    one pixel once the band is 2 wide), a raised cosine across the middle, 1 on the inner
+    quarter. Reversed, it is 1 minus itself, so two neighbours' weights sum to 1."""
+    if overlap == 0:
+        return np.zeros(0)
+    margin = max(overlap // 4, 1) if overlap >= 2 else 0
+    length = overlap - 2 * margin
+    r = np.zeros(overlap)
+    r[overlap - margin:] = 1.0
+    if length > 0:
+        t = (np.arange(length) + 0.5) / length
+        r[margin:overlap - margin] = 0.5 - 0.5 * np.cos(np.pi * t)
+    return r
+
+
+def _run(apply_fn, batch):
+    return _outputs(apply_fn(batch))
+
+
+def _outputs(out):
+    """(free (N, H, W, 3), mask (N, H, W) or None) as float32 NumPy arrays."""
+    free = np.asarray(out["shadow_free"], dtype=np.float32)
+    mask = out.get("mask")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=np.float32)
+        if mask.ndim == 4:
+            mask = mask[..., 0]
+    return free, mask
+
+
+def _as_float_image(image):
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if np.issubdtype(a.dtype, np.floating):
+        return a.astype(np.float32)
+    raise ValueError(f"expected a uint8 or float image, got {a.dtype}")
+
+
+def _pad_to(x, height, width):
+    """Pads (H, W, C) at the bottom and right to (height, width): reflect, or edge where an
+    axis is 1 pixel long (reflection needs two). NumPy reflects repeatedly for long pads."""
+    for axis, target in ((0, height), (1, width)):
+        extra = target - x.shape[axis]
+        if extra > 0:
+            widths = [(0, 0)] * x.ndim
+            widths[axis] = (0, extra)
+            x = np.pad(x, widths, mode="reflect" if x.shape[axis] > 1 else "edge")
+    return x
+
+
+def _round_up(n, multiple):
+    return -(-n // multiple) * multiple
+
+
+def _to_uint8(values):
+    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def side_by_side(images):
+    """Concatenates images left to right: uint8 (H, sum W, 3).
+
+    Grayscale (H, W) images are shown as gray RGB; shorter images are padded at the bottom
+    with white to the tallest one's height.
+    """
+    if not images:
+        raise ValueError("side_by_side needs at least one image")
+    rgb = []
+    for im in images:
+        a = np.asarray(im, dtype=np.uint8)
+        if a.ndim == 2:
+            a = np.repeat(a[..., None], 3, axis=2)
+        rgb.append(a)
+    height = max(a.shape[0] for a in rgb)
+    rgb = [np.pad(a, ((0, height - a.shape[0]), (0, 0), (0, 0)), constant_values=255)
+           for a in rgb]
+    return np.concatenate(rgb, axis=1)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def collect_inputs(paths):
+    """The image files named by `paths`: files as given, folders as their image files (by
+    extension, sorted by name, not recursive). Duplicates are kept once, in first order.
+
+    Returns `(files, problems)`: a list of `Path`s and a list of `DataError`s for paths that do
+    not exist or folders without images.
+    """
+    files, problems, seen = [], [], set()
+
+    def add(path):
+        key = os.path.normcase(os.path.abspath(path))
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            try:
+                found = sorted((p for p in path.iterdir() if p.is_file() and is_image_name(p.name)),
+                               key=lambda p: p.name)
+            except OSError as e:
+                problems.append(DataError(path, f"cannot list the folder ({e.strerror or e})"))
+                continue
+            if not found:
+                problems.append(DataError(path, "folder holds no image files "
+                                                "(.png, .jpg, .jpeg, .webp, ...)"))
+            for p in found:
+                add(p)
+        elif path.exists():
+            add(path)
+        else:
+            problems.append(DataError(path, "file not found"))
+    return files, problems
+
+
+def output_names(files):
+    """The output stem for each input file (see the module docstring for collisions)."""
+    taken, names = set(), []
+    for path in files:
+        path = Path(path)
+        stem, ext = path.stem, path.suffix.lstrip(".").lower() or "noext"
+        name = stem
+        if _output_files(name, fold=True) & taken:
+            name, n = f"{stem}_{ext}", 2
+            while _output_files(name, fold=True) & taken:
+                name, n = f"{stem}_{ext}_{n}", n + 1
+        taken |= _output_files(name, fold=True)
+        names.append(name)
+    return names
+
+
+def _output_files(name, *, fold=False):
+    files = {f"{name}{suffix}.png" for suffix in ("", "_mask", "_compare")}
+    return {f.casefold() for f in files} if fold else files
+
+
+def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, tile=512,
+                  overlap=64):
+    """Removes shadows from the images in `inputs` (files and folders) and writes PNGs.
+
+    For each image, writes to `out_dir`: `<stem>.png` (the shadow-free image at the input's
+    size), `<stem>_mask.png` (the predicted mask, 0-255, when the model gives one) and, with
+    `compare`, `<stem>_compare.png` (input | output | mask as gray, side by side). Each file is
+    written to a temporary file in `out_dir` and renamed into place, so no partial file is left.
+
+    A missing or unreadable input is skipped, reported on stderr in one line and listed in
+    "failed"; the others are still done. Raises `UserError` naming `out_dir` when it cannot be
+    created or written, when an output would replace one of the inputs, or when `tile` and
+    `overlap` do not fit together, before any work.
+
+    Returns `{"written": [output paths (str)], "failed": [(input path (str), message)]}`.
+    """
+    try:
+        check_tiling(tile, overlap)
+    except ValueError as e:
+        raise UserError(f"tile {tile}, overlap {overlap}: {e}") from e
+    out_dir = Path(out_dir)
+    _check_writable(out_dir)
+    files, problems = collect_inputs(inputs)
+    names = output_names(files)
+    _check_no_input_replaced(files, names, out_dir)
+
+    written, failed = [], []
+    bar = None
+    if progress and len(files) > 1 and _isatty(sys.stderr):
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), unit="image", dynamic_ncols=True, file=sys.stderr)
+
+    def report(path, message):
+        failed.append((str(path), message))
+        line = f"jaxshadow predict: skipped {path}: {message}"
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    for problem in problems:
+        report(problem.path, problem.problem)
+    try:
+        for path, name in zip(files, names):
+            try:
+                image = read_image(path, kind="rgb")
+            except DataError as e:
+                report(path, e.problem)
+            else:
+                free, mask = remove_shadows(apply_fn, image, tile=tile, overlap=overlap)
+                outputs = [(f"{name}.png", free)]
+                if mask is not None:
+                    outputs.append((f"{name}_mask.png", mask))
+                if compare:
+                    panels = [image, free] + ([mask] if mask is not None else [])
+                    outputs.append((f"{name}_compare.png", side_by_side(panels)))
+                try:
+                    for filename, array in outputs:
+                        target = out_dir / filename
+                        _write_png_atomic(array, target)
+                        written.append(str(target))
+                except OSError as e:
+                    report(path, f"cannot write to {out_dir} ({e.strerror or e})")
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return {"written": written, "failed": failed}
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_writable(out_dir):
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out_dir}: cannot create the output folder "
+                        f"({e.strerror or e})") from e
+    try:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".jaxshadow-", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise UserError(f"{out_dir}: cannot write to the output folder "
+                        f"({e.strerror or e})") from e
+
+
+def _check_no_input_replaced(files, names, out_dir):
+    inputs = {os.path.normcase(os.path.realpath(p)) for p in files}
+    for name in names:
+        for filename in sorted(_output_files(name)):
+            target = os.path.normcase(os.path.realpath(out_dir / filename))
+            if target in inputs:
+                raise UserError(f"{out_dir}: writing {filename} there would replace an input "
+                                f"image; choose another output folder")
+
+
+def _write_png_atomic(array, target):
+    """Writes `array` as a PNG at `target` through a temporary file in the same folder."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(np.ascontiguousarray(array)).save(f, format="PNG")
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
