@@ -1,4 +1,4 @@
-"""`jaxshadow train | eval | data` — parses arguments, then calls library code.
+"""`jaxshadow train | eval | predict | data` — parses arguments, then calls library code.
 
 Bad input (a missing file, a bad key or value) ends with one line on stderr and exit status 2.
 """
@@ -36,6 +36,38 @@ def _eval(args, overrides):
         _write_text(args.json, text + "\n")
 
 
+def _predict(args, overrides):
+    if overrides:
+        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
+    from jaxshadow.inference import load_removal_model
+    from jaxshadow.predict import predict_files
+
+    apply_fn, _ = load_removal_model(args.workdir)
+    summary = predict_files(apply_fn, args.inputs, args.out, compare=args.compare,
+                            tile=args.tile, overlap=args.overlap)
+    images = [p for p in summary["written"] if not p.endswith(("_mask.png", "_compare.png"))]
+    print(f"wrote {len(images)} images to {args.out}"
+          + (f"; {len(summary['failed'])} inputs failed" if summary["failed"] else ""))
+    if summary["failed"] and not images:
+        raise UserError("no input could be processed")
+
+
+def _data_check(args, overrides):
+    if overrides:
+        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
+    from jaxshadow.data.check import check_source
+
+    name, _, path = args.source.partition(":")
+    if not path:
+        raise UserError(f"data check needs SOURCE as NAME:PATH (e.g. istd:/data/ISTD), "
+                        f"got '{args.source}'")
+    report = check_source(name, path)
+    print("\n".join(report.lines()))
+    if not report.ok:
+        return 1
+    return 0
+
+
 def _write_text(path, text):
     """Writes `text` to `path` atomically (a temporary file renamed into place)."""
     tmp = f"{path}.tmp"
@@ -62,6 +94,22 @@ def build_parser():
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", help="also write the result to this JSON file")
     evaluate.set_defaults(run=_eval)
+
+    predict = commands.add_parser("predict", help="remove shadows from your images")
+    predict.add_argument("--workdir", required=True, help="a trained removal run")
+    predict.add_argument("--out", required=True, help="output folder (created)")
+    predict.add_argument("--compare", action="store_true",
+                         help="also write input | output | mask side by side")
+    predict.add_argument("--tile", type=int, default=512, help="tile size for large images")
+    predict.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
+    predict.add_argument("inputs", nargs="+", help="image files or folders")
+    predict.set_defaults(run=_predict)
+
+    data = commands.add_parser("data", help="dataset tools")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    check = data_commands.add_parser("check", help="validate a dataset without training")
+    check.add_argument("source", help="NAME:PATH, e.g. istd:/data/ISTD_Dataset")
+    check.set_defaults(run=_data_check)
     return parser
 
 
@@ -72,14 +120,14 @@ def main(argv=None):
     words = [a for a in argv if not a.startswith("--config.")]
     args = build_parser().parse_args(words)
     try:
-        args.run(args, overrides)
+        status = args.run(args, overrides)
     except UserError as e:
         print(f"jaxshadow {args.command}: error: {e}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"jaxshadow {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

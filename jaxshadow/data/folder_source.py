@@ -40,7 +40,7 @@ def _load(example, name, load_size):
     return arrays, None
 
 
-def _rows(name, split, examples, arrays, load_size):
+def _rows(name, split, arrays):
     sizes = {a["shadow" if "shadow" in a else "image"].shape[:2] for a in arrays}
     if len(sizes) > 1:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:4])
@@ -61,17 +61,12 @@ def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
         examples, found = list_source(name, path, split, **(options or {}))
         problems.extend(found)
         listed[split] = examples
+    loaded = {}
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for split, examples in listed.items():
-            loaded = list(pool.map(lambda e: _load(e, name, load_size), examples))
-            problems.extend(err for _, err in loaded if err is not None)
-            good = [(e, a) for e, (a, err) in zip(examples, loaded) if err is None]
-            if not good:
-                raise UserError(f"{name} at {path}: no usable examples in split '{split}'"
-                                + (f" ({problems[0]})" if problems else ""))
-            ids[split] = [e.id for e, _ in good]
-            data[split] = _rows(name, split, [e for e, _ in good], [a for _, a in good],
-                                load_size)
+            results = list(pool.map(lambda e: _load(e, name, load_size), examples))
+            problems.extend(err for _, err in results if err is not None)
+            loaded[split] = [(e, a) for e, (a, err) in zip(examples, results) if err is None]
     if problems and not skip_bad_examples:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise UserError(f"{problems[0]}{more}; `jaxshadow data check {name}:{path}` lists "
@@ -79,6 +74,11 @@ def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
     if problems:
         print(f"warning: skipped {len(problems)} bad files in {name}:{path} "
               f"(first: {problems[0]})", file=sys.stderr)
+    for split, good in loaded.items():
+        if not good:
+            raise UserError(f"{name} at {path}: no usable examples in split '{split}'")
+        ids[split] = [e.id for e, _ in good]
+        data[split] = _rows(name, split, [a for _, a in good])
     source = ArraySource(name, data)
     source.ids = ids
     source.task = "detection" if name in DETECTION_SOURCES else "removal"

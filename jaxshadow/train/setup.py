@@ -62,12 +62,17 @@ def build_run(config):
     model = build_model(config.model, config.dtype)
     tx, schedule = make_optimizer(config.optimizer, config.steps)
     sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
-    init_state = functools.partial(create_train_state, model, tx, jax.random.key(config.seed),
-                                   sample_input, ema=config.optimizer.ema_decay > 0)
-    abstract_state = jax.eval_shape(init_state)
+    init_state, abstract_state = state_builders(config, model, tx, sample_input)
     state_sharding = jax.tree.map(lambda _: replicated(mesh), abstract_state)
     return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
                state_sharding)
+
+
+def state_builders(config, model, tx, sample_input):
+    """(init_state: () -> TrainState, its ShapeDtypeStruct tree), for inputs like sample_input."""
+    init_state = functools.partial(create_train_state, model, tx, jax.random.key(config.seed),
+                                   sample_input, ema=config.optimizer.ema_decay > 0)
+    return init_state, jax.eval_shape(init_state)
 
 
 def prepare_workdir(workdir):

@@ -1,0 +1,128 @@
+"""Shadow removal end to end: the task's batches and metrics, folder sources, train → predict."""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxshadow import cli
+from jaxshadow.data.folder_source import load_folder_source
+from jaxshadow.data.pipeline import train_batches
+from jaxshadow.errors import UserError
+from jaxshadow.tasks.removal import RemovalTask
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def _real():
+    if not REAL.is_dir():
+        pytest.fail(f"real test images not found at {REAL} (the repo must sit beside shared/)")
+    return REAL
+
+
+def _write_paired(root, n=6, size=(24, 32)):
+    rng = np.random.default_rng(0)
+    for sub in ("shadow", "shadow_free", "mask"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        free = rng.integers(60, 256, (*size, 3), dtype=np.uint8)
+        mask = np.zeros(size, np.uint8)
+        mask[:, : size[1] // 2] = 255
+        shadow = np.where(mask[..., None] > 0, free // 2, free).astype(np.uint8)
+        Image.fromarray(shadow).save(root / "shadow" / f"im{i}.png")
+        Image.fromarray(free).save(root / "shadow_free" / f"im{i}.png")
+        Image.fromarray(mask).save(root / "mask" / f"im{i}.png")
+
+
+def test_identity_model_scores_exactly_the_input():
+    task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),))
+    rng = np.random.default_rng(1)
+    batch = {"shadow_free": rng.integers(0, 256, (4, 40, 40, 3), dtype=np.uint8),
+             "index": np.arange(4, dtype=np.int32), "valid": np.ones(4, np.float32)}
+    prepared = task.prepare(batch, jax.random.key(0), train=False)
+    again = task.prepare(batch, jax.random.key(9), train=False)  # eval shadows: fixed per index
+    np.testing.assert_array_equal(prepared["shadow"], again["shadow"])
+    summary = task.summarize(task.eval_sums(prepared["shadow"], prepared))
+    for name in ("lab_shadow", "lab_non_shadow", "lab_all", "psnr", "ssim"):
+        assert summary[name] == pytest.approx(summary[f"input_{name}"], rel=1e-6)
+    # Non-shadow pixels (mask <= 0.5) differ only in the outer penumbra.
+    assert 5 * summary["input_lab_non_shadow"] < summary["input_lab_shadow"]
+
+
+def test_training_batches_are_augmented_alike():
+    task = RemovalTask(render_shadows=False, loss_weights=(("l1", 1.0),), crop=16, rot90=True)
+    rng = np.random.default_rng(2)
+    free = rng.integers(0, 256, (3, 24, 24, 3), dtype=np.uint8)
+    batch = {"shadow": free, "shadow_free": free, "mask": free[..., :1]}
+    out = task.prepare(batch, jax.random.key(3), train=True)
+    assert out["input"].shape == (3, 16, 16, 3)
+    np.testing.assert_array_equal(out["shadow"], out["shadow_free"])
+    np.testing.assert_array_equal(out["mask"], out["shadow"][..., :1])
+
+
+def test_paired_folder_source_streams_identically_through_tf_and_numpy(tmp_path):
+    _write_paired(tmp_path / "pairs", n=12)
+    source = load_folder_source("paired", str(tmp_path / "pairs"))
+    assert source.num_examples("train") + source.num_examples("test") == 12
+    kw = dict(seed=5, batch_size=4, num_steps=6)
+    tf_full = list(train_batches(source, "train", start_step=0, reader="tf", **kw))
+    np_full = list(train_batches(source, "train", start_step=0, reader="numpy", **kw))
+    np_resumed = list(train_batches(source, "train", start_step=3, reader="numpy", **kw))
+    for a, b in zip(tf_full, np_full):
+        for key in ("shadow", "shadow_free", "mask", "index"):
+            np.testing.assert_array_equal(a[key], b[key])
+    for a, b in zip(np_full[3:], np_resumed):
+        np.testing.assert_array_equal(a["shadow"], b["shadow"])
+
+
+def test_bad_file_stops_before_training_unless_skipped(tmp_path, capsys):
+    root = tmp_path / "pairs"
+    _write_paired(root, n=20)
+    bad = root / "shadow" / "im3.png"
+    bad.write_bytes(bad.read_bytes()[:60])
+    with pytest.raises(UserError, match="im3.png"):
+        load_folder_source("paired", str(root))
+    source = load_folder_source("paired", str(root), skip_bad_examples=True)
+    assert source.num_examples("train") + source.num_examples("test") == 19
+    assert "skipped 1 bad files" in capsys.readouterr().err
+
+
+def test_data_check_lists_the_truncated_file_and_fails(tmp_path, capsys):
+    root = tmp_path / "pairs"
+    _write_paired(root, n=4)
+    bad = root / "shadow_free" / "im1.png"
+    bad.write_bytes(bad.read_bytes()[:50])
+    assert cli.main(["data", "check", f"paired:{root}"]) == 1
+    out = capsys.readouterr().out
+    assert "im1.png" in out and "problem" in out
+    assert cli.main(["data", "check", f"detection:{_real() / 'detection'}"]) == 0
+
+
+def test_train_eval_predict_on_real_images(tmp_path, capsys):
+    workdir = str(tmp_path / "run")
+    tiny = ["--config.model.detector_features=(8, 16)", "--config.model.remover_features=(8, 16)",
+            "--config.data.tile=32", "--config.data.crop=32", "--config.steps=3",
+            "--config.batch_size=8", "--config.eval_batch_size=64", "--config.log_every=1",
+            "--config.eval_every=3", "--config.checkpoint_every=3", "--config.num_devices=2"]
+    assert cli.main(["train", "--config", str(ROOT / "configs" / "demo.py"),
+                     "--workdir", workdir, *tiny]) == 0
+    records = [json.loads(l) for l in open(f"{workdir}/metrics.jsonl")]
+    evals = [r for r in records if "eval_lab_shadow" in r]
+    assert evals and evals[-1]["eval_input_lab_shadow"] > evals[-1]["eval_input_lab_non_shadow"]
+
+    out = tmp_path / "out"
+    inputs = [str(_real() / "istd_inputs"), str(_real() / "istd" / "114-5_shadow.png")]
+    capsys.readouterr()
+    assert cli.main(["predict", "--workdir", workdir, "--out", str(out), "--compare",
+                     *inputs]) == 0
+    for path in [*sorted((_real() / "istd_inputs").glob("*.png")),
+                 _real() / "istd" / "114-5_shadow.png"]:
+        with Image.open(path) as src, Image.open(out / f"{path.stem}.png") as result:
+            assert result.size == src.size
+        with Image.open(out / f"{path.stem}_mask.png") as mask:
+            assert mask.size == src.size and mask.mode == "L"
