@@ -80,7 +80,9 @@ class UNet(nn.Module):
             y = nn.ConvTranspose(f, (2, 2), strides=(2, 2), name=f"up{i}", **kw)(y)
             y = jnp.concatenate([y, skips[i]], axis=-1)
             y = ConvBlock(f, name=f"dec{i}", **kw)(y, train)
-        y = nn.Conv(self.out_channels, (1, 1), name="head", **kw)(y)
+        # A residual network starts as the identity: its head is zero-initialised.
+        init = nn.initializers.zeros if self.residual else nn.initializers.lecun_normal()
+        y = nn.Conv(self.out_channels, (1, 1), kernel_init=init, name="head", **kw)(y)
 
         y = y[:, :h, :w, :].astype(jnp.float32)
         return x[..., :3] + y if self.residual else y
