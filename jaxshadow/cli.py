@@ -24,8 +24,6 @@ def _train(args, overrides):
 
 
 def _eval(args, overrides):
-    if overrides:
-        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
     from jaxshadow.train.evaluate import evaluate_workdir
 
     step, metrics = evaluate_workdir(args.workdir, args.split)
@@ -37,8 +35,6 @@ def _eval(args, overrides):
 
 
 def _predict(args, overrides):
-    if overrides:
-        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
     from jaxshadow.inference import load_removal_model
     from jaxshadow.predict import predict_files
 
@@ -53,8 +49,6 @@ def _predict(args, overrides):
 
 
 def _data_check(args, overrides):
-    if overrides:
-        raise UserError(f"unexpected arguments: {' '.join(overrides)}")
     from jaxshadow.data.check import check_source
 
     name, _, path = args.source.partition(":")
@@ -120,6 +114,8 @@ def main(argv=None):
     words = [a for a in argv if not a.startswith("--config.")]
     args = build_parser().parse_args(words)
     try:
+        if overrides and args.command != "train":
+            raise UserError(f"unexpected arguments: {' '.join(overrides)}")
         status = args.run(args, overrides)
     except UserError as e:
         print(f"jaxshadow {args.command}: error: {e}", file=sys.stderr)

@@ -4,13 +4,11 @@ Only the model and its parameters are rebuilt (no dataset is read): the train st
 comes from `jax.eval_shape` of its initialisation on a small sample input.
 """
 
-import os
-
 import jax
 import jax.numpy as jnp
 
 from jaxshadow.errors import UserError
-from jaxshadow.train.checkpoints import Checkpointer, abstract_like
+from jaxshadow.train.checkpoints import restore_latest
 from jaxshadow.train.evaluate import load_run_config
 from jaxshadow.train.mesh import make_mesh, replicated
 from jaxshadow.train.optimizer import make_optimizer
@@ -35,13 +33,7 @@ def load_removal_model(workdir):
     _, abstract_state = state_builders(config, model, tx, jnp.zeros((1, 32, 32, 3)))
     mesh = make_mesh(1)
     shardings = jax.tree.map(lambda _: replicated(mesh), abstract_state)
-    checkpointer = Checkpointer(os.path.join(os.path.abspath(workdir), "checkpoints"),
-                                config.checkpoint)
-    step = checkpointer.latest_step()
-    if step is None:
-        raise UserError(f"no checkpoint in {workdir}/checkpoints")
-    state, _ = checkpointer.restore(step, abstract_like(abstract_state, shardings))
-    checkpointer.close()
+    state, step = restore_latest(workdir, config.checkpoint, abstract_state, shardings)
     variables = {"params": eval_params(state), **state.model_state}
 
     @jax.jit

@@ -7,10 +7,12 @@ class ArraySource:
     """Examples are rows of in-memory arrays.
 
     splits: {'train': {'image': uint8 (N, H, W, C), 'label': int32 (N,)}, 'test': {...}}
+    task: the task its examples serve ('classification', 'removal' or 'detection').
     """
 
-    def __init__(self, name, splits, num_classes=None):
+    def __init__(self, name, splits, num_classes=None, task="classification"):
         self.name = name
+        self.task = task
         self.splits = {s: {k: np.ascontiguousarray(v) for k, v in arrays.items()}
                        for s, arrays in splits.items()}
         self.num_classes = num_classes

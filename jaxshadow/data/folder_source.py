@@ -55,7 +55,7 @@ def _rows(name, split, arrays):
 def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
                        splits=("train", "test"), options=None, workers=8):
     """An ArraySource with every split of the folder dataset `name` at `path`."""
-    problems, data, ids = [], {}, {}
+    problems, data = [], {}
     listed = {}
     for split in splits:
         examples, found = list_source(name, path, split, **(options or {}))
@@ -77,9 +77,6 @@ def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
     for split, good in loaded.items():
         if not good:
             raise UserError(f"{name} at {path}: no usable examples in split '{split}'")
-        ids[split] = [e.id for e, _ in good]
         data[split] = _rows(name, split, [a for _, a in good])
-    source = ArraySource(name, data)
-    source.ids = ids
-    source.task = "detection" if name in DETECTION_SOURCES else "removal"
-    return source
+    return ArraySource(name, data,
+                       task="detection" if name in DETECTION_SOURCES else "removal")

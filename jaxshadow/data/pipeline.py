@@ -91,9 +91,9 @@ class _Prefetch:
 
 
 def _numpy_batches(source, split, local_indices, workers=8):
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
-    for indices in local_indices:
-        yield _stack(list(pool.map(lambda i: source.read(split, i), indices)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for indices in local_indices:
+            yield _stack(list(pool.map(lambda i: source.read(split, i), indices)))
 
 
 def _tf_batches(source, split, first, last, indices_of, local_batch):
@@ -137,14 +137,14 @@ def eval_batches(source, split, *, batch_size, process_index=0, process_count=1)
     """
     n = source.num_examples(split)
     rows = process_rows(batch_size, process_index, process_count)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=8)
-    for start in range(0, n, batch_size):
-        positions = np.arange(start, start + batch_size)[rows]
-        valid = positions < n
-        indices = np.where(valid, positions, 0)
-        batch = _stack(list(pool.map(lambda i: source.read(split, i), indices)))
-        batch["valid"] = valid.astype(np.float32)
-        yield batch
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        for start in range(0, n, batch_size):
+            positions = np.arange(start, start + batch_size)[rows]
+            valid = positions < n
+            indices = np.where(valid, positions, 0)
+            batch = _stack(list(pool.map(lambda i: source.read(split, i), indices)))
+            batch["valid"] = valid.astype(np.float32)
+            yield batch
 
 
 def num_eval_batches(source, split, batch_size):

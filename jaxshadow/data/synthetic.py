@@ -349,7 +349,7 @@ def _thin_field(draws, p, extent):
     """min over 1..4 segments of distance / half-width (<= 1 inside a segment), and the smallest
     half-width; after the first, each segment branches off the previous one half of the time."""
     count = draws.randint(1, _MAX_SEGMENTS + 1)
-    starts, ends, widths = [], [], []
+    starts, ends, widths, angles = [], [], [], []
     for j in range(_MAX_SEGMENTS):  # static unroll over scalars; the pixels are done at once
         angle = draws.uniform(0, 2 * math.pi)
         length = draws.uniform(0.3, 1.2)
@@ -361,13 +361,13 @@ def _thin_field(draws, p, extent):
             t = draws.uniform(0.2, 0.8)
             turn = draws.uniform(0.3, 1.0) * jnp.where(draws.bernoulli(0.5), 1.0, -1.0)
             start = jnp.where(branch, starts[-1] + t * (ends[-1] - starts[-1]), start)
-            angle = jnp.where(branch, prev_angle + turn, angle)
+            angle = jnp.where(branch, angles[-1] + turn, angle)
             length = jnp.where(branch, 0.5 * length, length)
             width = jnp.where(branch, jnp.minimum(width, 0.7 * widths[-1]), width)
         starts.append(start)
         ends.append(start + length * jnp.stack([jnp.cos(angle), jnp.sin(angle)]))
         widths.append(width)
-        prev_angle = angle
+        angles.append(angle)
     a = jnp.stack(starts)[:, None, None]  # (S, 1, 1, 2)
     ab = jnp.stack(ends)[:, None, None] - a
     rel = p[None] - a  # (S, H, W, 2)

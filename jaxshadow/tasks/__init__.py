@@ -13,9 +13,8 @@ from jaxshadow.tasks.removal import RemovalTask
 
 def make_task(config, source):
     """The task named by `config.task`, built for `source`."""
-    source_task = getattr(source, "task", "classification")
-    if config.task != source_task:
-        raise UserError(f"data.source '{config.data.source}' is a {source_task} dataset but "
+    if config.task != source.task:
+        raise UserError(f"data.source '{config.data.source}' is a {source.task} dataset but "
                         f"task is '{config.task}'")
     if config.task == "classification":
         return ClassificationTask(num_classes=source.num_classes)

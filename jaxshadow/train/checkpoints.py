@@ -7,9 +7,13 @@ half-written checkpoint is never listed. Kept: the latest `keep_latest`, plus th
 `keep_best` by `best_metric` when configured.
 """
 
+import os
+
 import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
+
+from jaxshadow.errors import UserError
 
 
 def _preservation(ckpt):
@@ -65,6 +69,23 @@ class Checkpointer:
     def close(self):
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def restore_latest(workdir, ckpt_config, abstract_state, shardings):
+    """(state, step) of the newest checkpoint in WORKDIR/checkpoints, placed on `shardings`.
+
+    Raises UserError when there is none.
+    """
+    checkpointer = Checkpointer(os.path.join(os.path.abspath(workdir), "checkpoints"),
+                                ckpt_config)
+    try:
+        step = checkpointer.latest_step()
+        if step is None:
+            raise UserError(f"no checkpoint in {workdir}/checkpoints")
+        state, _ = checkpointer.restore(step, abstract_like(abstract_state, shardings))
+    finally:
+        checkpointer.close()
+    return state, step
 
 
 def abstract_like(tree, shardings):

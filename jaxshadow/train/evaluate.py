@@ -9,7 +9,7 @@ from jaxshadow import config as config_lib
 from jaxshadow.data.pipeline import eval_batches
 from jaxshadow.errors import UserError
 from jaxshadow.train import steps as steps_lib
-from jaxshadow.train.checkpoints import Checkpointer, abstract_like
+from jaxshadow.train.checkpoints import restore_latest
 from jaxshadow.train.mesh import global_batch
 from jaxshadow.train.setup import build_run
 
@@ -39,15 +39,9 @@ def load_run_config(workdir):
 
 def evaluate_workdir(workdir, split="test"):
     """Evaluates the newest checkpoint of the run in `workdir`. Returns (step, metrics)."""
-
     config = load_run_config(workdir)
     run = build_run(config)
-    checkpointer = Checkpointer(os.path.join(os.path.abspath(workdir), "checkpoints"),
-                                config.checkpoint)
-    step = checkpointer.latest_step()
-    if step is None:
-        raise UserError(f"no checkpoint in {workdir}/checkpoints to evaluate")
-    state, _ = checkpointer.restore(step, abstract_like(run.abstract_state, run.state_sharding))
-    checkpointer.close()
+    state, step = restore_latest(workdir, config.checkpoint, run.abstract_state,
+                                 run.state_sharding)
     eval_step = steps_lib.make_eval_step(run.model, run.task, run.mesh, run.state_sharding)
     return step, evaluate_split(run, eval_step, state, split)

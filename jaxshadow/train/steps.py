@@ -11,7 +11,6 @@ trace means a silent recompile (a changed shape, dtype or sharding) and is repor
 import collections
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from jaxshadow.train.mesh import batch_sharding, replicated
