@@ -19,12 +19,12 @@ def get_config():
     c.data.crop = 64
     c.data.flip = True
     c.data.rot90 = True
-    c.steps = 1500
+    c.steps = 900
     c.batch_size = 16
     c.eval_batch_size = 32
     c.log_every = 50
-    c.eval_every = 500
-    c.checkpoint_every = 500
+    c.eval_every = 450
+    c.checkpoint_every = 450
     c.optimizer.name = "adamw"
     c.optimizer.learning_rate = 2e-3
     c.optimizer.weight_decay = 1e-4

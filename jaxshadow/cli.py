@@ -1,4 +1,4 @@
-"""`jaxshadow train | eval | predict | data` — parses arguments, then calls library code.
+"""`jaxshadow train | eval | predict | export | data` — parses arguments, then calls library code.
 
 Bad input (a missing file, a bad key or value) ends with one line on stderr and exit status 2.
 """
@@ -24,21 +24,37 @@ def _train(args, overrides):
 
 
 def _eval(args, overrides):
-    from jaxshadow.train.evaluate import evaluate_workdir
+    from jaxshadow.eval_report import format_table, removal_result
+    from jaxshadow.train.evaluate import evaluate_workdir, load_run_config
 
-    step, metrics = evaluate_workdir(args.workdir, args.split)
-    result = {"workdir": args.workdir, "step": step, "split": args.split, **metrics}
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
+    _one_model(args)
+    if args.model:
+        from jaxshadow.export import load_exported
+        config = load_exported(args.model)[2]
+    else:
+        config = load_run_config(args.workdir)
+    removal = config.task == "removal"
+    step, metrics = evaluate_workdir(args.workdir, args.split, model_file=args.model,
+                                     data_source=args.data, white=args.white,
+                                     eval_size=args.size if removal else None)
+    if removal:
+        result = removal_result(metrics, dataset=args.data or config.data.source,
+                                split=args.split, step=step, white=args.white, size=args.size)
+        print(format_table(result))
+    else:
+        result = {"dataset": args.data or config.data.source, "split": args.split,
+                  "step": step, **metrics}
+        print(json.dumps(result, indent=2, sort_keys=True))
     if args.json:
-        _write_text(args.json, text + "\n")
+        _write_text(args.json, json.dumps(result, indent=2) + "\n")
 
 
 def _predict(args, overrides):
     from jaxshadow.inference import load_removal_model
     from jaxshadow.predict import predict_files
 
-    apply_fn, _ = load_removal_model(args.workdir)
+    _one_model(args)
+    apply_fn, _ = load_removal_model(args.workdir, args.model)
     summary = predict_files(apply_fn, args.inputs, args.out, compare=args.compare,
                             tile=args.tile, overlap=args.overlap)
     images = [p for p in summary["written"] if not p.endswith(("_mask.png", "_compare.png"))]
@@ -46,6 +62,14 @@ def _predict(args, overrides):
           + (f"; {len(summary['failed'])} inputs failed" if summary["failed"] else ""))
     if summary["failed"] and not images:
         raise UserError("no input could be processed")
+
+
+def _export(args, overrides):
+    from jaxshadow.export import export_workdir
+
+    summary = export_workdir(args.workdir, args.out)
+    print(f"exported step {summary['step']} of {args.workdir} ({summary['model']}, "
+          f"{summary['num_params']:,} parameters) to {args.out}")
 
 
 def _data_check(args, overrides):
@@ -60,6 +84,12 @@ def _data_check(args, overrides):
     if not report.ok:
         return 1
     return 0
+
+
+def _one_model(args):
+    if bool(args.workdir) == bool(args.model):
+        raise UserError("give either --workdir W (a run's newest checkpoint) or --model FILE "
+                        "(a file written by `jaxshadow export`)")
 
 
 def _write_text(path, text):
@@ -84,13 +114,22 @@ def build_parser():
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a run's newest checkpoint")
-    evaluate.add_argument("--workdir", required=True)
+    evaluate.add_argument("--workdir", help="a run directory (its newest checkpoint)")
+    evaluate.add_argument("--model", help="a file written by `jaxshadow export`, instead")
     evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--data", help="evaluate on this source instead of the run's own, "
+                                         "e.g. istd:/data/ISTD_Dataset")
+    evaluate.add_argument("--white", choices=("D65", "D50"), default="D65",
+                          help="Lab white point: D65 (skimage rgb2lab) or D50 (MATLAB "
+                               "makecform('srgb2lab'), used by the published tables' scripts)")
+    evaluate.add_argument("--size", type=int, default=256,
+                          help="the resized protocol's side (the papers: 256)")
     evaluate.add_argument("--json", help="also write the result to this JSON file")
     evaluate.set_defaults(run=_eval)
 
     predict = commands.add_parser("predict", help="remove shadows from your images")
-    predict.add_argument("--workdir", required=True, help="a trained removal run")
+    predict.add_argument("--workdir", help="a trained removal run (its newest checkpoint)")
+    predict.add_argument("--model", help="a file written by `jaxshadow export`, instead")
     predict.add_argument("--out", required=True, help="output folder (created)")
     predict.add_argument("--compare", action="store_true",
                          help="also write input | output | mask side by side")
@@ -98,6 +137,12 @@ def build_parser():
     predict.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser("export", help="write a run's parameters and model config "
+                                                "to one file (Flax msgpack)")
+    export.add_argument("--workdir", required=True, help="a run directory")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.set_defaults(run=_export)
 
     data = commands.add_parser("data", help="dataset tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)

@@ -187,6 +187,7 @@ def defaults():
     c.checkpoint_every = 500
     c.dtype = "float32"         # compute dtype; parameters stay float32
     c.num_devices = 0           # 0: every device; else the first N (for tests and debugging)
+    c.num_samples = 6           # removal: before/after rows in WORKDIR/samples/ at each eval
 
     c.model = ml_collections.ConfigDict({"name": "cnn_small"})
 

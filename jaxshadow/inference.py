@@ -1,7 +1,8 @@
-"""A trained run as a function: the newest checkpoint of a workdir -> `apply(images) -> outputs`.
+"""A trained removal model as a function `apply(images) -> outputs`, from a workdir's newest
+checkpoint or from a file written by `jaxshadow export`.
 
-Only the model and its parameters are rebuilt (no dataset is read): the train state's structure
-comes from `jax.eval_shape` of its initialisation on a small sample input.
+Only the model and its parameters are rebuilt (no dataset is read): for a workdir, the train
+state's structure comes from `jax.eval_shape` of its initialisation on a small sample input.
 """
 
 import jax
@@ -16,25 +17,40 @@ from jaxshadow.train.setup import build_model, state_builders
 from jaxshadow.train.steps import eval_params
 
 
-def load_removal_model(workdir):
-    """Returns (apply_fn, step) for the shadow-removal run in `workdir`.
-
-    apply_fn(images float32 (N, H, W, 3) in [0, 1]) -> {"shadow_free": (N, H, W, 3),
-    "mask": (N, H, W, 1) in [0, 1] or None}; jitted (one compilation per input shape).
-    """
-    config = load_run_config(workdir)
+def _check_removal(config, where):
     if config.task != "removal":
-        raise UserError(f"{workdir} holds a '{config.task}' run, not a shadow-removal run")
+        raise UserError(f"{where} holds a '{config.task}' model, not a shadow-removal model")
     if config.data.mask_input:
-        raise UserError(f"{workdir}: this model needs a shadow mask as input; train `joint` "
+        raise UserError(f"{where}: this model needs a shadow mask as input; train `joint` "
                         f"for mask-free prediction")
+
+
+def _workdir_variables(workdir, config):
     model = build_model(config.model, config.dtype)
     tx, _ = make_optimizer(config.optimizer, config.steps)
     _, abstract_state = state_builders(config, model, tx, jnp.zeros((1, 32, 32, 3)))
     mesh = make_mesh(1)
     shardings = jax.tree.map(lambda _: replicated(mesh), abstract_state)
     state, step = restore_latest(workdir, config.checkpoint, abstract_state, shardings)
-    variables = {"params": eval_params(state), **state.model_state}
+    return model, {"params": eval_params(state), **state.model_state}, step
+
+
+def load_removal_model(workdir=None, model_file=None):
+    """Returns (apply_fn, step) for the removal run in `workdir` or the export `model_file`.
+
+    apply_fn(images float32 (N, H, W, 3) in [0, 1]) -> {"shadow_free": (N, H, W, 3),
+    "mask": (N, H, W, 1) in [0, 1] or None}; jitted (one compilation per input shape).
+    step: the checkpoint's step, None for an export.
+    """
+    if model_file:
+        from jaxshadow.export import load_exported
+        model, variables, config = load_exported(model_file)
+        _check_removal(config, model_file)
+        step = None
+    else:
+        config = load_run_config(workdir)
+        _check_removal(config, workdir)
+        model, variables, step = _workdir_variables(workdir, config)
 
     @jax.jit
     def apply_fn(images):

@@ -7,11 +7,13 @@ import jax
 import numpy as np
 import pytest
 from PIL import Image
+from skimage.color import rgb2lab
 
 from jaxshadow import cli
 from jaxshadow.data.folder_source import load_folder_source
 from jaxshadow.data.pipeline import train_batches
 from jaxshadow.errors import UserError
+from jaxshadow.resize import imresize_matlab
 from jaxshadow.tasks.removal import RemovalTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +53,34 @@ def test_identity_model_scores_exactly_the_input():
         assert summary[name] == pytest.approx(summary[f"input_{name}"], rel=1e-6)
     # Non-shadow pixels (mask <= 0.5) differ only in the outer penumbra.
     assert 5 * summary["input_lab_non_shadow"] < summary["input_lab_shadow"]
+
+
+def _matlab_script_reference(shadow, free, mask, size):
+    """The published evaluation script's pooled and per-image shadow-region errors, in NumPy:
+    imresize of [0, 1] doubles, imresize of the uint8 mask (non-zero = shadow), Lab, |d| sums."""
+    total, pixels, per_image = 0.0, 0, []
+    for s, f, m in zip(shadow, free, mask):
+        s, f = imresize_matlab(s, (size, size)), imresize_matlab(f, (size, size))
+        m = imresize_matlab(np.where(m[..., 0] > 0.5, 255, 0).astype(np.uint8), (size, size)) > 0
+        dist = np.abs(rgb2lab(np.clip(s, 0, None)) - rgb2lab(np.clip(f, 0, None))).sum(-1)
+        total, pixels = total + dist[m].sum(), pixels + m.sum()
+        per_image.append(dist[m].mean())
+    return total / pixels, float(np.mean(per_image))
+
+
+def test_resized_protocol_matches_the_published_script():
+    task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), eval_size=256)
+    rng = np.random.default_rng(4)
+    batch = {"shadow_free": rng.integers(30, 256, (3, 48, 64, 3), dtype=np.uint8),
+             "index": np.arange(3, dtype=np.int32), "valid": np.ones(3, np.float32)}
+    prepared = task.prepare(batch, jax.random.key(0), train=False)
+    summary = task.summarize(task.eval_sums(prepared["shadow"], prepared))
+    arrays = [np.asarray(prepared[k], np.float64) for k in ("shadow", "shadow_free", "mask")]
+    pooled, per_image = _matlab_script_reference(*arrays, size=256)
+    assert summary["input_lab_shadow_256"] == pytest.approx(pooled, rel=2e-3)
+    assert summary["input_lab_shadow_per_image_256"] == pytest.approx(per_image, rel=2e-3)
+    # Resizing changes the numbers (a dilated mask, smoothed images): it is a separate protocol.
+    assert summary["input_lab_shadow_256"] != pytest.approx(summary["input_lab_shadow"], rel=1e-3)
 
 
 def test_training_batches_are_augmented_alike():
@@ -113,6 +143,28 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
     records = [json.loads(l) for l in open(f"{workdir}/metrics.jsonl")]
     evals = [r for r in records if "eval_lab_shadow" in r]
     assert evals and evals[-1]["eval_input_lab_shadow"] > evals[-1]["eval_input_lab_non_shadow"]
+    with Image.open(f"{workdir}/samples/step_000003.png") as grid:  # 6 rows × 5 columns of 32²
+        assert grid.size == (5 * 34 - 2, 6 * 34 - 2) and grid.mode == "RGB"
+
+    capsys.readouterr()
+    assert cli.main(["eval", "--workdir", workdir, "--json", str(tmp_path / "eval.json")]) == 0
+    table = capsys.readouterr().out
+    assert "pixel-pooled, 256x256" in table and "per-image, native resolution" in table
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["dataset"] == "synthetic" and result["step"] == 3
+    assert result["protocol"] == "pixel-pooled, 256x256" and len(result["protocols"]) == 4
+    for who in ("model", "input"):
+        assert set(result[who]) == {"shadow", "non_shadow", "all", "psnr", "ssim"}
+    native = result["protocols"][0]
+    assert native["input"]["shadow"] == pytest.approx(evals[-1]["eval_input_lab_shadow"], rel=1e-5)
+    assert native["model"]["shadow"] == pytest.approx(evals[-1]["eval_lab_shadow"], rel=1e-5)
+    pairs = tmp_path / "pairs"
+    _write_paired(pairs, n=8)
+    assert cli.main(["eval", "--workdir", workdir, "--data", f"paired:{pairs}", "--white", "D50",
+                     "--json", str(tmp_path / "paired.json")]) == 0
+    paired = json.loads((tmp_path / "paired.json").read_text())
+    assert paired["dataset"] == f"paired:{pairs}" and paired["white"] == "D50"
+    assert paired["input"]["shadow"] > 5 * paired["input"]["non_shadow"]
 
     out = tmp_path / "out"
     inputs = [str(_real() / "istd_inputs"), str(_real() / "istd" / "114-5_shadow.png")]
@@ -125,3 +177,54 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
             assert result.size == src.size
         with Image.open(out / f"{path.stem}_mask.png") as mask:
             assert mask.size == src.size and mask.mode == "L"
+
+
+def _write_istd(root, ids=("1", "2", "3", "4"), size=(40, 48)):
+    """An ISTD-layout tree: {train,test}/{train,test}_{A,B,C}/<id>.png, shadows on the left."""
+    rng = np.random.default_rng(3)
+    for split in ("train", "test"):
+        for i in ids:
+            free = rng.integers(80, 256, (*size, 3), dtype=np.uint8)
+            mask = np.zeros(size, np.uint8)
+            mask[:, : size[1] // 2] = 255
+            shadow = np.where(mask[..., None] > 0, free // 3, free).astype(np.uint8)
+            for letter, image in zip("ABC", (shadow, mask, free)):
+                path = root / split / f"{split}_{letter}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(path)
+
+
+@pytest.mark.parametrize("recipe,name", [("istd_unet.py", "istd"), ("istd_plus_unet.py", "istd_plus")])
+def test_dataset_recipes_train_and_evaluate(tmp_path, recipe, name):
+    root = tmp_path / "ISTD_Dataset"
+    _write_istd(root)
+    workdir = str(tmp_path / "run")
+    small = ["--config.model.features=(8, 16)", "--config.data.crop=32", "--config.steps=2",
+             "--config.batch_size=4", "--config.eval_batch_size=4", "--config.log_every=1",
+             "--config.eval_every=2", "--config.checkpoint_every=2", "--config.num_devices=2",
+             "--config.optimizer.warmup_steps=1", f"--config.data.source={name}:{root}"]
+    assert cli.main(["train", "--config", str(ROOT / "configs" / recipe),
+                     "--workdir", workdir, *small]) == 0
+    out = tmp_path / "eval.json"
+    assert cli.main(["eval", "--workdir", workdir, "--white", "D50", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dataset"] == f"{name}:{root}" and result["step"] == 2
+    assert result["input"]["shadow"] > 10 * max(result["input"]["non_shadow"], 0.1)
+
+    # The same model exported to one file: eval and predict give what the workdir gives.
+    model_file = tmp_path / "model.msgpack"
+    assert cli.main(["export", "--workdir", workdir, "--out", str(model_file)]) == 0
+    out = tmp_path / "exported.json"
+    assert cli.main(["eval", "--model", str(model_file), "--white", "D50", "--json", str(out)]) == 0
+    exported = json.loads(out.read_text())
+    assert exported["step"] is None
+    assert exported["model"]["shadow"] == pytest.approx(result["model"]["shadow"], rel=1e-5)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 50, 3), np.uint8)).save(photo)
+    for flag, value in (("--workdir", workdir), ("--model", str(model_file))):
+        assert cli.main(["predict", flag, value, "--out", str(tmp_path / flag[2:]), str(photo)]) == 0
+    with Image.open(tmp_path / "workdir" / "photo.png") as a, \
+            Image.open(tmp_path / "model" / "photo.png") as b:
+        assert a.size == (50, 30) and np.array_equal(np.asarray(a), np.asarray(b))
+    assert cli.main(["predict", "--workdir", workdir, "--model", str(model_file),
+                     "--out", str(tmp_path / "both"), str(photo)]) == 2

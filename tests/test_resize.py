@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from jaxshadow.resize import imresize_matlab, resize_weights
+from jaxshadow.resize import imresize_matlab, imresize_matlab_batch, resize_weights
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
@@ -94,3 +95,13 @@ def test_real_istd_image_to_256():
         [np.asarray(Image.fromarray(img[..., c].astype(np.float32), mode="F").resize((256, 256), Image.BICUBIC))
          for c in range(3)], -1)
     np.testing.assert_allclose(out[4:-4, 4:-4], pil[4:-4, 4:-4], atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,out_hw", [((2, 37, 50, 3), (256, 256)), ((1, 480, 640, 1), (256, 256)),
+                                          ((1, 16, 16, 3), (16, 16))])
+def test_batched_jax_resize_equals_the_numpy_reference(shape, out_hw):
+    images = np.random.default_rng(0).random(shape)
+    got = np.asarray(jax.jit(imresize_matlab_batch, static_argnums=1)(images, out_hw))
+    want = np.stack([imresize_matlab(im, out_hw) for im in images])
+    assert got.shape == (shape[0], *out_hw, shape[3])
+    np.testing.assert_allclose(got, want, atol=2e-5)

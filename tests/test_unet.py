@@ -21,10 +21,14 @@ def _count(name, channels=3, **overrides):
     ("unet", 3, 7_766_051),
     ("unet", 4, 7_766_339),  # RGB + mask: only the first conv grows, by 9 * 32
     ("shadow_detector", 3, 1_944_049),
-    ("joint", 3, 9_710_388),  # detector + 4-channel remover
+    ("joint", 3, 9_710_487),  # detector + 4-channel remover with a 6-channel (affine) head
 ])
 def test_parameter_counts(name, channels, count):
     assert _count(name, channels) == count
+
+
+def test_joint_residual_output_has_the_documented_count():
+    assert _count("joint", 3, output="residual") == 9_710_388
 
 
 def _init(model, x, seed=0):
@@ -149,3 +153,34 @@ def test_joint_outputs_and_gradients_reach_both_parts():
 def test_registry_has_the_new_models():
     assert {"unet", "shadow_detector", "joint"} <= set(models.names())
     assert models.get("unet", features=(8, 16)).features == (8, 16)
+
+
+def test_joint_affine_output_starts_as_identity_and_leaves_lit_pixels_alone():
+    model = models.get("joint", detector_features=(8,), remover_features=(8,))
+    x = _image((1, 12, 16, 3))
+    variables = model.init(jax.random.key(0), x)  # zero-initialised remover head
+    out = model.apply(variables, x)
+    np.testing.assert_array_equal(out["shadow_free"], x)
+
+    params = _init(model, x)["params"]  # a remover that changes colours...
+    changed = model.apply({"params": params}, x)["shadow_free"]
+    assert float(jnp.max(jnp.abs(changed - x))) > 1e-3
+    head = params["detector"]["unet"]["head"]  # ...but a detector that sees no shadow
+    params["detector"]["unet"]["head"] = {"kernel": jnp.zeros_like(head["kernel"]),
+                                          "bias": jnp.full_like(head["bias"], -40.0)}
+    unchanged = model.apply({"params": params}, x)["shadow_free"]
+    np.testing.assert_allclose(unchanged, x, atol=1e-6)
+
+
+def test_joint_affine_gain_is_bounded():
+    model = models.get("joint", detector_features=(8,), remover_features=(8,), max_log_gain=1.0)
+    x = _image((1, 8, 8, 3))
+    params = _init(model, x)["params"]
+    head = params["remover"]["head"]
+    params["remover"]["head"] = {"kernel": jnp.zeros_like(head["kernel"]),
+                                 "bias": jnp.array([1e3, 1e3, 1e3, 0.0, 0.0, 0.0])}
+    head = params["detector"]["unet"]["head"]
+    params["detector"]["unet"]["head"] = {"kernel": jnp.zeros_like(head["kernel"]),
+                                          "bias": jnp.full_like(head["bias"], 40.0)}
+    out = model.apply({"params": params}, x)["shadow_free"]  # m = 1, gain = e^1
+    np.testing.assert_allclose(out, x * np.e, rtol=1e-5)

@@ -2,7 +2,8 @@
 
 Outputs are logits (softmax belongs to the loss). Convolutions use VALID padding as in Keras,
 and `Flatten` flattens (H, W, C) in row-major order, which is also Keras' channels-last order,
-so weights copy across unchanged.
+so weights copy across unchanged. Convolutions are `nn.Conv` with the faster gradients of
+`layers.conv_general_dilated` (same function, same parameters).
 """
 
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxshadow.models.layers import max_pool_2x2
+from jaxshadow.models.layers import conv_general_dilated, max_pool_2x2
 
 
 class CNNTiny(nn.Module):
@@ -26,7 +27,8 @@ class CNNTiny(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         conv = lambda f, name: nn.Conv(f, (3, 3), padding="VALID", dtype=self.dtype,
-                                       param_dtype=self.param_dtype, name=name)
+                                       param_dtype=self.param_dtype, name=name,
+                                       conv_general_dilated=conv_general_dilated)
         x = jnp.asarray(x, self.dtype)
         x = max_pool_2x2(nn.relu(conv(32, "conv1")(x)))
         x = x.reshape(x.shape[0], -1)
@@ -49,7 +51,8 @@ class CNNSmall(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         conv = lambda f, name: nn.Conv(f, (3, 3), padding="VALID", dtype=self.dtype,
-                                       param_dtype=self.param_dtype, name=name)
+                                       param_dtype=self.param_dtype, name=name,
+                                       conv_general_dilated=conv_general_dilated)
         dense = lambda f, name: nn.Dense(f, dtype=self.dtype, param_dtype=self.param_dtype,
                                          name=name)
         x = jnp.asarray(x, self.dtype)

@@ -1,12 +1,26 @@
 """Joint detection and removal: no mask needed at inference.
 
-    logits = detector(x)                           ShadowDetector, (N, H, W, 1)
-    m      = sigmoid(logits)                       soft shadow mask in [0, 1]
-    y      = remover(concat[x_rgb, m])             UNet on 4 channels, y = x_rgb + f([x_rgb, m])
+    logits = detector(x)                            ShadowDetector, (N, H, W, 1)
+    m      = sigmoid(logits)                        soft shadow mask in [0, 1]
 
-Both parts train end to end (the removal loss also reaches the detector through m; add
-`losses.mask_bce` when ground-truth masks exist). 9,710,388 parameters with the default features
-(detector 1,944,049 + remover 7,766,339).
+then, by `output`:
+
+- ``"affine"`` (default): the remover predicts a per-pixel colour gain and offset, applied where
+  the mask says there is shadow (the shadow-matting model of SP+M-Net, Le & Samaras 2019,
+  with a per-pixel instead of a per-image affine):
+
+      g, b = remover(concat[x_rgb, m])              UNet, 6 channels, zero-initialised head
+      y    = x_rgb + m * (x_rgb * (exp(G tanh(g / G)) - 1) + b),   G = max_log_gain
+
+  A shadow is (close to) an affine darkening of the lit colours, so inside an umbra `g` and
+  `b` are nearly constant while the image varies: the remover learns a smooth field instead of
+  the texture, and lit pixels (m = 0) pass through unchanged. The gain is at most exp(G).
+- ``"residual"``: y = x_rgb + f(concat[x_rgb, m]) (UNet with a residual head).
+
+Both start as the identity (zero-initialised heads) and train end to end: the removal loss
+also reaches the detector through m; add `losses.mask_bce` when ground-truth masks exist.
+9,710,388 parameters with the default features and output="residual" (detector 1,944,049 +
+remover 7,766,339); "affine" adds 3 × (32 + 1) = 99 for the wider head: 9,710,487.
 
 x: (N, H, W, 3) (extra channels are ignored) -> {"shadow_free": (N, H, W, 3) float32,
 "mask_logits": (N, H, W, 1) float32}. Unlike `UNet` (an array) and `ShadowDetector` (a logits
@@ -22,22 +36,37 @@ import jax.numpy as jnp
 from jaxshadow.models.detector import ShadowDetector
 from jaxshadow.models.unet import UNet
 
+OUTPUTS = ("affine", "residual")
+
 
 class JointRemover(nn.Module):
     """x (N, H, W, 3) -> {"shadow_free": (N, H, W, 3), "mask_logits": (N, H, W, 1)}, float32."""
 
     detector_features: Sequence[int] = (16, 32, 64, 128)
     remover_features: Sequence[int] = (32, 64, 128, 256)
+    output: str = "affine"
+    max_log_gain: float = 2.5
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, train: bool = False):
+        if self.output not in OUTPUTS:
+            raise ValueError(f"JointRemover.output must be one of {OUTPUTS}, got {self.output!r}")
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
         rgb = jnp.asarray(x, jnp.float32)[..., :3]
         logits = ShadowDetector(features=self.detector_features, name="detector", **kw)(rgb, train)
         mask = jax.nn.sigmoid(logits)
-        remover = UNet(features=self.remover_features, out_channels=3, residual=True,
-                       name="remover", **kw)
-        shadow_free = remover(jnp.concatenate([rgb, mask], axis=-1), train)
+        if self.output == "residual":
+            conditioned = jnp.concatenate([rgb, mask], axis=-1)
+            shadow_free = UNet(features=self.remover_features, out_channels=3, residual=True,
+                               name="remover", **kw)(conditioned, train)
+        else:
+            conditioned = jnp.concatenate([rgb, mask], axis=-1)
+            coefficients = UNet(features=self.remover_features, out_channels=6, residual=False,
+                                zero_head=True, name="remover", **kw)(conditioned, train)
+            g = self.max_log_gain
+            log_gain = g * jnp.tanh(coefficients[..., :3] / g)
+            offset = coefficients[..., 3:]
+            shadow_free = rgb + mask * (rgb * jnp.expm1(log_gain) + offset)
         return {"shadow_free": shadow_free, "mask_logits": logits}

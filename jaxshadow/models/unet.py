@@ -5,6 +5,7 @@ Layers, for `features=(32, 64, 128, 256)` (names as in the parameter tree):
     enc0..enc3   ConvBlock(f) for f in features, each followed by a 2×2 max-pool
     bottleneck   ConvBlock(2 × features[-1]) = 512 channels
     up3..up0     ConvTranspose f, 2×2, stride 2 (with bias): doubles H, W, channels -> f
+                 (`layers.ConvTranspose2x2`: the same function and parameters as a matmul)
     dec3..dec0   concatenate [up, skip] (2f channels) -> ConvBlock(f)
     head         Conv out_channels 1×1 (with bias)
     ConvBlock(f) = 2 × [Conv f 3×3 SAME (with bias) -> GroupNorm(8 groups, scale + bias) -> ReLU]
@@ -23,7 +24,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxshadow.models.layers import max_pool_2x2
+from jaxshadow.models.layers import ConvTranspose2x2, conv_general_dilated, max_pool_2x2
 
 
 class ConvBlock(nn.Module):
@@ -38,7 +39,8 @@ class ConvBlock(nn.Module):
     def __call__(self, x, train: bool = False):
         for i in range(2):
             x = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype,
-                        param_dtype=self.param_dtype, name=f"conv{i}")(x)
+                        param_dtype=self.param_dtype, name=f"conv{i}",
+                        conv_general_dilated=conv_general_dilated)(x)
             x = nn.GroupNorm(num_groups=self.groups, dtype=self.dtype,
                              param_dtype=self.param_dtype, name=f"norm{i}")(x)
             x = nn.relu(x)
@@ -51,6 +53,7 @@ class UNet(nn.Module):
     features: Sequence[int] = (32, 64, 128, 256)
     out_channels: int = 3
     residual: bool = True
+    zero_head: bool | None = None  # zero-initialised head (output 0 at init); default: residual
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -77,11 +80,12 @@ class UNet(nn.Module):
         y = ConvBlock(2 * self.features[-1], name="bottleneck", **kw)(y, train)
         for i in reversed(range(len(self.features))):
             f = self.features[i]
-            y = nn.ConvTranspose(f, (2, 2), strides=(2, 2), name=f"up{i}", **kw)(y)
+            y = ConvTranspose2x2(f, name=f"up{i}", **kw)(y)
             y = jnp.concatenate([y, skips[i]], axis=-1)
             y = ConvBlock(f, name=f"dec{i}", **kw)(y, train)
         # A residual network starts as the identity: its head is zero-initialised.
-        init = nn.initializers.zeros if self.residual else nn.initializers.lecun_normal()
+        zero_head = self.residual if self.zero_head is None else self.zero_head
+        init = nn.initializers.zeros if zero_head else nn.initializers.lecun_normal()
         y = nn.Conv(self.out_channels, (1, 1), kernel_init=init, name="head", **kw)(y)
 
         y = y[:, :h, :w, :].astype(jnp.float32)

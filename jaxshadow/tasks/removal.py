@@ -9,9 +9,13 @@ the evaluation set is the same at every evaluation and in every run.
 Device batch after `prepare`: `input` (the shadow image, plus the mask as a 4th channel when
 `mask_input`), `shadow`, `shadow_free`, `mask` (N, H, W, 1) float32 in [0, 1].
 
-Evaluation follows the field: LAB error (|ΔL|+|Δa|+|Δb| per pixel, D65) over the shadow,
-non-shadow and all pixels, pooled over every pixel of the split (Le & Samaras) and averaged per
-image, plus PSNR and SSIM, for the model and for the input itself (the identity baseline).
+Evaluation follows the field: LAB error (|ΔL|+|Δa|+|Δb| per pixel; `white` D65, or D50 as
+MATLAB's `makecform('srgb2lab')`) over the shadow, non-shadow and all pixels, pooled over every
+pixel of the split (Le & Samaras) and averaged per image, plus PSNR and SSIM, for the model and
+for the input itself (the identity baseline). With `eval_size=S` every metric is also computed
+after resizing prediction, target and mask to S×S as the published evaluation scripts do
+(MATLAB `imresize`, bicubic, on [0, 1] doubles; the binary mask resized and any non-zero uint8
+value counted as shadow); those keys end in `_S`.
 """
 
 import dataclasses
@@ -23,13 +27,14 @@ import jax.numpy as jnp
 from jaxshadow import losses, metrics
 from jaxshadow.data.augment import paired_augment
 from jaxshadow.data.synthetic import render
+from jaxshadow.resize import imresize_matlab_batch
 
 REGIONS = ("shadow", "non_shadow", "all")
 
 
-def _per_image_sums(pred, target, mask, valid):
+def _per_image_sums(pred, target, mask, valid, white):
     """Pooled sums, per-image means and their counts for one prediction, over valid images."""
-    sums = metrics.lab_error_sums(pred, target, mask)
+    sums = metrics.lab_error_sums(pred, target, mask, white=white)
     out = {}
     for region in REGIONS:
         total, count = sums[f"{region}_sum"], sums[f"{region}_count"].astype(jnp.float32)
@@ -53,6 +58,8 @@ class RemovalTask:
     mask_input: bool = False        # feed the mask as a 4th input channel
     eval_seed: int = 1234
     shadow_config: Any = None       # jaxshadow.data.synthetic.ShadowConfig or None
+    white: str = "D65"              # Lab white point of the evaluation: "D65" or "D50"
+    eval_size: Any = None           # also evaluate at eval_size × eval_size (int) when set
 
     def prepare(self, batch, key, train):
         augment_key, render_key = jax.random.split(key)
@@ -91,32 +98,51 @@ class RemovalTask:
         if not isinstance(outputs, dict):
             outputs = {"shadow_free": outputs}
         pred = jnp.clip(outputs["shadow_free"], 0.0, 1.0)
-        target, mask = batch["shadow_free"], batch["mask"]
-        sums = {f"model_{k}": v for k, v in _per_image_sums(pred, target, mask, valid).items()}
-        sums.update({f"input_{k}": v for k, v in
-                     _per_image_sums(batch["shadow"], target, mask, valid).items()})
+        images = {"model": pred, "input": batch["shadow"], "target": batch["shadow_free"],
+                  "mask": batch["mask"]}
+        sums = self._protocol_sums(images, valid, suffix="")
+        if self.eval_size:
+            size = (self.eval_size, self.eval_size)
+            resized = {k: imresize_matlab_batch(v, size) for k, v in images.items() if k != "mask"}
+            binary = (images["mask"] > 0.5).astype(jnp.float32)
+            # MATLAB: imresize of the uint8 mask, then any non-zero value is shadow.
+            resized["mask"] = (imresize_matlab_batch(binary, size) * 255.0 >= 0.5).astype(jnp.float32)
+            sums.update(self._protocol_sums(resized, valid, suffix=f"_{self.eval_size}"))
         sums["count"] = jnp.sum(valid)
         if "mask_logits" in outputs:
-            counts = metrics.ber_counts(jax.nn.sigmoid(outputs["mask_logits"]), mask)
+            counts = metrics.ber_counts(jax.nn.sigmoid(outputs["mask_logits"]), images["mask"])
             sums.update({f"ber_{k}": jnp.sum(v * valid) for k, v in counts.items()})
+        return sums
+
+    def _protocol_sums(self, images, valid, suffix):
+        """Sums for the model's and the input's images against the target, keys ending in suffix."""
+        sums = {}
+        for who in ("model", "input"):
+            for k, v in _per_image_sums(images[who], images["target"], images["mask"], valid,
+                                        self.white).items():
+                sums[f"{who}_{k}{suffix}"] = v
         return sums
 
     def summarize(self, sums):
         """-> {'lab_shadow', 'lab_non_shadow', 'lab_all' (pixel-pooled), '..._per_image',
-        'psnr', 'ssim'} for the model, the same prefixed 'input_' for the input, and 'ber'."""
+        'psnr', 'ssim'} for the model, the same prefixed 'input_' for the input, 'ber', and with
+        `eval_size` S the same again with keys ending in '_S'."""
         sums = {k: float(v) for k, v in sums.items()}
         count = max(sums["count"], 1.0)
         out = {}
+        suffixes = [""] + ([f"_{self.eval_size}"] if self.eval_size else [])
         for who, prefix in (("model", ""), ("input", "input_")):
-            for region in REGIONS:
-                pixels = sums[f"{who}_lab_{region}_count"]
-                images = sums[f"{who}_lab_{region}_images"]
-                out[f"{prefix}lab_{region}"] = (sums[f"{who}_lab_{region}_sum"] / pixels
-                                                if pixels else float("nan"))
-                out[f"{prefix}lab_{region}_per_image"] = (
-                    sums[f"{who}_lab_{region}_image_sum"] / images if images else float("nan"))
-            out[f"{prefix}psnr"] = sums[f"{who}_psnr_sum"] / count
-            out[f"{prefix}ssim"] = sums[f"{who}_ssim_sum"] / count
+            for s in suffixes:
+                for region in REGIONS:
+                    pixels = sums[f"{who}_lab_{region}_count{s}"]
+                    images = sums[f"{who}_lab_{region}_images{s}"]
+                    out[f"{prefix}lab_{region}{s}"] = (sums[f"{who}_lab_{region}_sum{s}"] / pixels
+                                                       if pixels else float("nan"))
+                    out[f"{prefix}lab_{region}_per_image{s}"] = (
+                        sums[f"{who}_lab_{region}_image_sum{s}"] / images
+                        if images else float("nan"))
+                out[f"{prefix}psnr{s}"] = sums[f"{who}_psnr_sum{s}"] / count
+                out[f"{prefix}ssim{s}"] = sums[f"{who}_ssim_sum{s}"] / count
         if "ber_tp" in sums:
             pos, neg = max(sums["ber_n_pos"], 1.0), max(sums["ber_n_neg"], 1.0)
             out["ber"] = 100.0 * (1.0 - 0.5 * (sums["ber_tp"] / pos + sums["ber_tn"] / neg))

@@ -1,5 +1,6 @@
 """Evaluation over a whole split: padded batches, sums on the device, metrics on the host."""
 
+import dataclasses
 import os
 
 import jax
@@ -37,11 +38,41 @@ def load_run_config(workdir):
         return config_lib.validate(config_lib.from_json(f.read()))
 
 
-def evaluate_workdir(workdir, split="test"):
-    """Evaluates the newest checkpoint of the run in `workdir`. Returns (step, metrics)."""
-    config = load_run_config(workdir)
+def evaluate_workdir(workdir, split="test", *, model_file=None, data_source=None, white="D65",
+                     eval_size=None):
+    """Evaluates the newest checkpoint of the run in `workdir`, or the exported `model_file`.
+
+    Returns (step, metrics); step is None for an exported model.
+    data_source: evaluate on this source (e.g. 'istd:/data/ISTD_Dataset') instead of the run's
+    own; white, eval_size: the removal task's Lab white point and extra S×S protocol.
+    """
+    variables = None
+    if model_file:
+        from jaxshadow.export import load_exported
+        _, variables, config = load_exported(model_file)
+    else:
+        config = load_run_config(workdir)
+    if data_source:
+        config.data.source = data_source
+        config.data.crop = 0  # training crops are for the run's own images; not used here
     run = build_run(config)
-    state, step = restore_latest(workdir, config.checkpoint, run.abstract_state,
-                                 run.state_sharding)
+    if config.task == "removal":
+        run.task = dataclasses.replace(run.task, white=white, eval_size=eval_size)
+    if variables is None:
+        state, step = restore_latest(workdir, config.checkpoint, run.abstract_state,
+                                     run.state_sharding)
+    else:
+        state, step = state_holding(run, variables), None
     eval_step = steps_lib.make_eval_step(run.model, run.task, run.mesh, run.state_sharding)
     return step, evaluate_split(run, eval_step, state, split)
+
+
+def state_holding(run, variables):
+    """A TrainState on the run's shardings whose evaluation parameters are `variables`
+    ({'params', <other collections>}); the optimizer slots, never read by evaluation, are zeros."""
+    zeros = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), run.abstract_state)
+    params = variables["params"]
+    state = zeros.replace(params=params,
+                          model_state={k: v for k, v in variables.items() if k != "params"},
+                          ema_params=None if zeros.ema_params is None else params)
+    return jax.device_put(state, run.state_sharding)

@@ -89,7 +89,8 @@ class Reporter:
 
     def _show(self, step, scalars):
         text = " ".join(f"{k}={v:.4g}" for k, v in scalars.items()
-                        if k in ("loss", "images_per_sec") or k.startswith("eval_"))
+                        if k in ("loss", "images_per_sec", "skipped_updates")
+                        or k.startswith("eval_"))
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=False)
             return

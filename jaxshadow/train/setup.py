@@ -61,11 +61,23 @@ def build_run(config):
     task = make_task(config, source)
     model = build_model(config.model, config.dtype)
     tx, schedule = make_optimizer(config.optimizer, config.steps)
+    _check_crop(config.data, source)
     sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
     init_state, abstract_state = state_builders(config, model, tx, sample_input)
     state_sharding = jax.tree.map(lambda _: replicated(mesh), abstract_state)
     return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
                state_sharding)
+
+
+def _check_crop(data_config, source):
+    """A training crop must fit in the training images."""
+    crop, spec = data_config.get("crop", 0), source.element_spec("train")
+    if not crop or "shadow_free" not in spec:
+        return
+    h, w = spec["shadow_free"][0][:2]
+    if crop > h or crop > w:
+        raise UserError(f"data.crop={crop} does not fit in the training images of "
+                        f"{data_config.source} ({h}×{w})")
 
 
 def state_builders(config, model, tx, sample_input):

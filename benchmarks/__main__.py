@@ -1,0 +1,57 @@
+"""python -m benchmarks {conv,train,input,all} [--quick] [--json PATH] [--peers] [--chart PATH]
+[--model NAME --batch-size N --image-size S]"""
+
+import argparse
+import sys
+
+from benchmarks import report, suite
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("which", choices=("conv", "train", "input", "all"))
+    p.add_argument("--quick", action="store_true", help="small shapes, few repeats (CI)")
+    p.add_argument("--json", help="write the records here")
+    p.add_argument("--chart", help="write a PNG chart here")
+    p.add_argument("--peers", action="store_true", help="also time PyTorch and Keras/TF")
+    p.add_argument("--model", help="train: one model (with --batch-size, --image-size)")
+    p.add_argument("--batch-size", type=int, help="train batch; conv: U-Net batch")
+    p.add_argument("--image-size", type=int, help="train image size; conv: U-Net image size")
+    args = p.parse_args(argv)
+    log = lambda line: print(line, file=sys.stderr, flush=True)
+
+    status = suite.peers_status(args.peers)
+    for peer, state in status.items():
+        if args.peers and state == "not installed":
+            log(f"peer {peer}: not installed, its columns stay empty")
+    peak = suite.peaks(args.quick)
+    log("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peak.items()))
+    records = []
+    if args.which in ("conv", "all"):
+        specs = None
+        if args.image_size or args.batch_size:
+            from benchmarks.specs import model_conv_specs
+            specs = model_conv_specs(args.image_size or 256, args.batch_size or 8)
+        records += suite.run_conv(peak, quick=args.quick, peers=args.peers, specs=specs, log=log)
+    if args.which in ("train", "all"):
+        models = None
+        if args.model:
+            from benchmarks.train import DEFAULTS
+            batch, size, _ = DEFAULTS.get(args.model, (8, 128, 3))
+            models = [(args.model, args.batch_size or batch, args.image_size or size)]
+        records += suite.run_train(peak, quick=args.quick, peers=args.peers, models=models,
+                                   log=log)
+    if args.which in ("input", "all"):
+        records += suite.run_input(quick=args.quick, log=log)
+    meta = suite.machine(peak, args.peers)
+    print(f"machine: {meta['cpu']}, {meta['cpu_count']} cores, jax {meta['jax']} "
+          f"({meta['backend']}), peers: {meta['peers']}")
+    print(report.markdown(records))
+    if args.json:
+        report.write_json(args.json, meta, records)
+    if args.chart:
+        report.write_chart(args.chart, records)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Keras 3 / TensorFlow peers built from the same specs. Ops run as TF's own kernels in a
+`tf.function`; models are Keras models trained with `train_on_batch` (Adam, lr 1e-3,
+Keras' default compilation). Optional: `available()` is False without TensorFlow + Keras.
+"""
+
+import importlib.util
+import os
+
+from benchmarks.timing import time_call
+
+
+def available():
+    return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "keras"))
+
+
+def _tf():
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from jaxshadow.data.tf_setup import import_tensorflow
+    return import_tensorflow()
+
+
+def version():
+    import keras
+    return f"tf {_tf().__version__}, keras {keras.__version__}"
+
+
+def time_conv_op(spec, direction, dtype, *, repeats, warmup):
+    """Median seconds of one direction of `spec` with tf.nn ops (gradients by GradientTape)."""
+    tf = _tf()
+    dt = getattr(tf, dtype)
+    g = tf.random.Generator.from_seed(0)
+    x = tf.cast(g.normal(spec.input_shape()), dt)
+    if spec.kind == "dense":
+        w = tf.cast(g.normal(spec.kernel_shape()), dt)
+        op = lambda x, w: tf.matmul(x, w)
+    elif spec.kind == "conv_transpose":
+        # tf's transposed-conv filter is (kh, kw, out, in).
+        w = tf.cast(g.normal((spec.kh, spec.kw, spec.cout, spec.cin)), dt)
+        out_hw = spec.output_hw()
+        op = lambda x, w: tf.nn.conv2d_transpose(x, w, (spec.n, *out_hw, spec.cout),
+                                                 spec.stride, "SAME")
+    else:
+        w = tf.cast(g.normal(spec.kernel_shape()), dt)
+        op = lambda x, w: tf.nn.conv2d(x, w, spec.stride, spec.padding)
+    dy = tf.cast(g.normal(op(x, w).shape), dt)
+
+    @tf.function(jit_compile=False)
+    def run(x, w, dy):
+        if direction == "fwd":
+            return op(x, w)
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = op(x, w)
+        target = x if direction == "dgrad" else w
+        return tape.gradient(y, target, output_gradients=dy)
+
+    return time_call(lambda: run(x, w, dy).numpy(), repeats=repeats, warmup=warmup)
+
+
+def _unet(keras, size, channels, features):
+    layers = keras.layers
+
+    def block(y, f):
+        for _ in range(2):
+            y = layers.Conv2D(f, 3, padding="same")(y)
+            y = layers.GroupNormalization(8, epsilon=1e-6)(y)
+            y = layers.ReLU()(y)
+        return y
+
+    x = keras.Input((size, size, channels))
+    y, skips = x, []
+    for f in features:
+        y = block(y, f)
+        skips.append(y)
+        y = layers.MaxPooling2D(2)(y)
+    y = block(y, 2 * features[-1])
+    for f, skip in zip(reversed(features), reversed(skips)):
+        y = layers.Conv2DTranspose(f, 2, strides=2)(y)
+        y = block(layers.Concatenate()([y, skip]), f)
+    y = layers.Conv2D(3, 1)(y)
+    return keras.Model(x, layers.Add()([x[..., :3], y]))
+
+
+def _cnn_small(keras, size, channels, num_classes):
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input((size, size, channels)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
+        layers.Dense(64, activation="relu"), layers.Dense(num_classes)])
+
+
+def time_train_step(model_name, batch_size, image_size, channels, *, repeats, warmup,
+                    features=(32, 64, 128, 256), num_classes=10):
+    """(Timing of one `train_on_batch`, parameter count) for the Keras twin of `model_name`."""
+    tf = _tf()
+    import keras
+    g = tf.random.Generator.from_seed(0)
+    x = g.uniform((batch_size, image_size, image_size, channels))
+    if model_name == "cnn_small":
+        model = _cnn_small(keras, image_size, channels, num_classes)
+        y = g.uniform((batch_size,), 0, num_classes, dtype=tf.int32)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    elif model_name == "unet":
+        model = _unet(keras, image_size, channels, features)
+        y = g.uniform((batch_size, image_size, image_size, 3))
+        loss = "mean_absolute_error"
+    else:
+        raise ValueError(f"no Keras twin of model '{model_name}'")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss=loss)
+    timing = time_call(lambda: model.train_on_batch(x, y), repeats=repeats, warmup=warmup)
+    return timing, model.count_params()

@@ -1,0 +1,125 @@
+"""The three benchmarks as functions returning JSON-ready records (see benchmarks.report)."""
+
+import platform
+import sys
+
+import jax
+
+from benchmarks import conv, peer_keras, peer_torch, pipeline, train
+from benchmarks.peak import matmul_peak
+from benchmarks.specs import model_conv_specs
+
+DTYPES = ("float32", "bfloat16")
+DIRECTIONS = ("fwd", "dgrad", "wgrad")
+
+
+def _device():
+    d = jax.devices()[0]
+    return jax.default_backend(), getattr(d, "device_kind", str(d))
+
+
+def peers_status(use_peers):
+    """{peer: version or why it is not run}."""
+    if not use_peers:
+        return {"torch": "not requested", "keras": "not requested"}
+    return {"torch": peer_torch.version() if peer_torch.available() else "not installed",
+            "keras": peer_keras.version() if peer_keras.available() else "not installed"}
+
+
+def machine(peaks, use_peers):
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    backend, device = _device()
+    return {"cpu": cpu, "cpu_count": __import__("os").cpu_count(), "backend": backend,
+            "device": device, "device_count": jax.device_count(), "jax": jax.__version__,
+            "python": sys.version.split()[0], "peers": peers_status(use_peers),
+            "matmul_peak_gflop_per_s": {k: v / 1e9 for k, v in peaks.items()}}
+
+
+def peaks(quick):
+    size = 1024 if quick else 2048
+    return {dt: matmul_peak(dt, size) for dt in DTYPES}
+
+
+def run_conv(peak, *, quick, peers, specs=None, dtypes=DTYPES, log=print):
+    backend, device = _device()
+    repeats, warmup = (2, 1) if quick else (5, 2)
+    if specs is None:
+        specs = (model_conv_specs(32, 2, 8) if quick else model_conv_specs(256, 8, 64))
+    records = []
+    for spec in specs:
+        for dtype in dtypes:
+            for direction in DIRECTIONS:
+                if spec.kind == "dense" and direction != "fwd" and quick:
+                    continue
+                peer_s = {}
+                if peers and peer_torch.available():
+                    peer_s["torch"] = peer_torch.time_conv_op(
+                        spec, direction, dtype, repeats=repeats, warmup=warmup).median_s
+                if peers and peer_keras.available():
+                    peer_s["tf"] = peer_keras.time_conv_op(
+                        spec, direction, dtype, repeats=repeats, warmup=warmup).median_s
+                for impl in conv.impls(spec)[:1 if quick else None]:
+                    t = conv.time_op(spec, impl, direction, dtype, repeats=repeats,
+                                     warmup=warmup)
+                    rate = spec.flops() / t.median_s
+                    r = {"kind": "conv", "name": spec.name, "shape": spec.shape_text(),
+                         "dtype": dtype, "direction": direction, "impl": impl,
+                         "median_s": t.median_s, "compile_s": t.compile_s,
+                         "flops": spec.flops(), "gflop_per_s": rate / 1e9,
+                         "pct_of_peak": 100 * rate / peak[dtype], "backend": backend,
+                         "device": device}
+                    for name in ("torch", "tf"):
+                        s = peer_s.get(name)
+                        r[f"{name}_s"] = s
+                        r[f"vs_{name}"] = s / t.median_s if s else None
+                    records.append(r)
+                    log(f"conv {spec.name} {dtype} {direction} {impl}: "
+                        f"{r['gflop_per_s']:.1f} GFLOP/s ({r['pct_of_peak']:.0f}% of peak)")
+    return records
+
+
+def run_train(peak, *, quick, peers, models=None, log=print):
+    """models: [(name, batch_size, image_size)]; defaults per --quick."""
+    backend, device = _device()
+    repeats, warmup = (2, 1) if quick else (7, 2)
+    if models is None:
+        models = ([("cnn_small", 16, 28), ("unet", 2, 32)] if quick
+                  else [("cnn_small", 64, 28), ("unet", 8, 128)])
+    records = []
+    for name, batch_size, image_size in models:
+        r = train.bench_jax(name, batch_size, image_size, repeats=repeats, warmup=warmup)
+        rate = r["model_flops"] / r["median_s"]
+        record = {"kind": "train", "model": name, "batch_size": batch_size,
+                  "image_size": image_size, "dtype": "float32", "params": r["params"],
+                  "images_per_sec": batch_size / r["median_s"], "median_s": r["median_s"],
+                  "compile_s": r["compile_s"], "model_flops": r["model_flops"],
+                  "flops_source": "analytical, from the step's jaxpr (benchmarks.flops)",
+                  "mfu_pct": 100 * rate / peak["float32"], "backend": backend,
+                  "device": device}
+        channels = train.DEFAULTS.get(name, (0, 0, 3))[2]
+        for peer, module in (("torch", peer_torch), ("keras", peer_keras)):
+            record[f"{peer}_s"] = record[f"vs_{peer}"] = None
+            if not (peers and module.available()) or name not in ("cnn_small", "unet"):
+                continue
+            t, count = module.time_train_step(name, batch_size, image_size, channels,
+                                              repeats=repeats, warmup=warmup)
+            if count != r["params"]:
+                raise AssertionError(f"{peer} {name} has {count} parameters, JAX {r['params']}")
+            record[f"{peer}_s"] = t.median_s
+            record[f"vs_{peer}"] = t.median_s / r["median_s"]
+        records.append(record)
+        log(f"train {name}: {record['images_per_sec']:.1f} images/s, "
+            f"MFU {record['mfu_pct']:.1f}%")
+    return records
+
+
+def run_input(*, quick, log=print):
+    records = pipeline.bench(quick)
+    for r in records:
+        log(f"input {r['name']} {r['reader']}: {r['images_per_sec']:.0f} images/s")
+    return records

@@ -1,0 +1,150 @@
+"""A trained model as one file: the variables to run it and the config to rebuild it.
+
+    export_workdir(workdir, out_path) -> summary dict     (the `jaxshadow export` command)
+    load_exported(path) -> (model, variables, config)
+
+The file is Flax msgpack (`flax.serialization.msgpack_serialize`: plain data and raw arrays,
+nothing executable) of
+
+    {"format": "jaxshadow-export", "version": 1, "step": int, "config": <config JSON text>,
+     "input_shape": [H, W, C] (one example, as the model reads it),
+     "variables": {"params": <EMA params when the run kept an EMA, else params>,
+                   <other collections, e.g. "batch_stats">}}
+
+Only the newest readable checkpoint's parameters are written: no optimizer state.
+"""
+
+import json
+import os
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import ml_collections
+
+from jaxshadow import config as config_lib
+from jaxshadow.errors import UserError
+
+FORMAT = "jaxshadow-export"
+VERSION = 1
+
+
+def _input_shape(meta, config):
+    """One example's model input shape (H, W, C): saved with the checkpoint, else from the data."""
+    if meta.get("input_shape"):
+        return [int(n) for n in meta["input_shape"]]
+    from jaxshadow.data.sources import make_source
+    from jaxshadow.tasks import make_task
+    from jaxshadow.train.setup import sample_batch
+
+    source = make_source(config.data)
+    task = make_task(config, source)
+    return list(task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
+                .shape[1:])
+
+
+def export_workdir(workdir, out_path):
+    """Writes the newest readable checkpoint of `workdir` to `out_path` (atomically).
+
+    Returns {'path', 'step', 'model', 'num_params', 'bytes'}. Raises UserError for a workdir
+    without checkpoints or an output path that cannot be written.
+    """
+    from jaxshadow.train.checkpoints import Checkpointer
+
+    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    if not os.path.isdir(directory):
+        raise UserError(f"no checkpoints in {workdir} (is it a jaxshadow workdir?)")
+    if os.path.isdir(out_path):
+        raise UserError(f"--out {out_path} is a directory; give a file name")
+    checkpointer = Checkpointer(directory, config_lib.defaults().checkpoint)
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def warn(text):
+        print(f"warning: {text}", flush=True)
+
+    try:
+        if checkpointer.latest_step() is None:
+            raise UserError(f"no checkpoints in {workdir}")
+        restored, step = checkpointer.newest_readable(
+            lambda s: checkpointer.restore_as_saved(s, device), warn=warn, set_aside=False)
+    finally:
+        checkpointer.close()
+    if step is None:
+        raise UserError(f"no readable checkpoint in {workdir}/checkpoints")
+    state, meta = restored
+    config = config_lib.validate(ml_collections.ConfigDict(meta["config"]))
+    params = state.get("ema_params") or state["params"]
+    variables = jax.device_get({"params": params, **(state.get("model_state") or {})})
+    payload = {
+        "format": FORMAT, "version": VERSION, "step": int(step),
+        "config": config_lib.to_json(config),
+        "input_shape": _input_shape(meta, config),
+        "variables": jax.tree.map(np.asarray, variables),
+    }
+    data = flax.serialization.msgpack_serialize(payload)
+    _write_atomic(out_path, data)
+    return {"path": out_path, "step": int(step), "model": config.model.name,
+            "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(params)),
+            "bytes": len(data)}
+
+
+def _write_atomic(path, data):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise UserError(f"cannot write {path}: {e.strerror}") from e
+
+
+def load_exported(path):
+    """Reads a file written by `export_workdir`; returns (model, variables, config).
+
+    model: the flax Module rebuilt with `build_model(config.model, config.dtype)`.
+    variables: {'params': ..., <other collections>} of jax arrays, ready for
+      `model.apply(variables, images, train=False)` with images (N, H, W, C) like the training
+      inputs (float32 in [0, 1]).
+    config: the training run's validated ConfigDict (task, model, data, ...).
+    Raises UserError naming `path` for a missing, truncated, corrupted or foreign file.
+    """
+    from jaxshadow.train.checkpoints import shapes_of
+    from jaxshadow.train.setup import build_model
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        payload = flax.serialization.msgpack_restore(data)
+    except Exception as e:  # msgpack raises many types for bad bytes
+        raise UserError(f"{path} is not a jaxshadow export (unreadable: "
+                        f"{type(e).__name__})") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserError(f"{path} is not a jaxshadow export")
+    if payload.get("version") != VERSION:
+        raise UserError(f"{path} is a version {payload.get('version')} export; this jaxshadow "
+                        f"reads version {VERSION}")
+    try:
+        config = config_lib.validate(config_lib.from_json(payload["config"]))
+        input_shape = tuple(int(n) for n in payload["input_shape"])
+        variables = payload["variables"]
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: corrupted export ({type(e).__name__}: {e})") from e
+    model = build_model(config.model, config.dtype)
+    expected = jax.eval_shape(lambda: model.init(jax.random.key(0),
+                                                 jnp.zeros((1, *input_shape)), train=False))
+    try:
+        fits = shapes_of(variables) == shapes_of(dict(expected))
+    except (AttributeError, TypeError):  # a leaf that is not an array
+        fits = False
+    if not isinstance(variables, dict) or not fits:
+        raise UserError(f"{path}: corrupted export (its arrays do not match the model "
+                        f"'{config.model.name}')")
+    return model, jax.tree.map(jnp.asarray, variables), config

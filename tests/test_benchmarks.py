@@ -1,0 +1,81 @@
+"""The benchmark suite: FLOP counters against hand counts, and one tiny record of each kind."""
+
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+from jax import lax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import flops, report, suite  # noqa: E402
+from benchmarks.specs import ConvSpec  # noqa: E402
+
+
+def test_conv_and_dense_flops_by_hand():
+    # 2 · N · H · W · Cin · Cout · kh · kw
+    assert flops.conv_flops(2, 8, 8, 3, 5, 3, 3) == 2 * 2 * 64 * 3 * 5 * 9 == 34_560
+    assert flops.dense_flops(4, 10, 3) == 240
+    assert ConvSpec("c", "conv", 2, 10, 10, 3, 5, padding="VALID").flops() == 2 * 2 * 64 * 15 * 9
+    # transposed: counted at the input positions, 4 taps each
+    assert ConvSpec("t", "conv_transpose", 1, 4, 4, 6, 2, 2, 2, 2).flops() == 2 * 16 * 12 * 4
+
+
+def test_jaxpr_flops_counts_convs_dots_and_gradients():
+    conv = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 5))
+    assert flops.jaxpr_flops(conv, x, w) == 34_560
+    grads = jax.grad(lambda x, w: conv(x, w).sum(), argnums=(0, 1))
+    assert flops.jaxpr_flops(grads, x, w) == 3 * 34_560   # forward, dgrad, wgrad
+    a, b = jnp.ones((4, 10)), jnp.ones((10, 3))
+    assert flops.jaxpr_flops(lambda a, b: jax.jit(jnp.dot)(a, b), a, b) == 240
+
+
+PEAK = {"float32": 1e10, "bfloat16": 1e10}
+
+
+def _check(record, fields):
+    for name, kind in fields.items():
+        assert isinstance(record[name], kind), (name, record[name])
+
+
+def test_conv_record():
+    spec = ConvSpec("tiny", "conv", 2, 8, 8, 3, 4)
+    records = suite.run_conv(PEAK, quick=True, peers=False, specs=[spec], dtypes=("float32",),
+                             log=lambda _: None)
+    assert [r["direction"] for r in records] == ["fwd", "dgrad", "wgrad"]
+    for r in records:
+        _check(r, {"name": str, "shape": str, "dtype": str, "direction": str, "median_s": float,
+                   "gflop_per_s": float, "pct_of_peak": float, "backend": str, "device": str})
+        assert r["flops"] == spec.flops() and r["vs_torch"] is None
+
+
+def test_train_record():
+    (r,) = suite.run_train(PEAK, quick=True, peers=False, models=[("cnn_small", 8, 28)],
+                           log=lambda _: None)
+    _check(r, {"images_per_sec": float, "median_s": float, "compile_s": float,
+               "model_flops": int, "mfu_pct": float, "params": int})
+    assert r["params"] == 93_322 and r["model_flops"] > 0
+
+
+def test_input_records_and_report(tmp_path):
+    records = suite.run_input(quick=True, log=lambda _: None)
+    assert {r["reader"] for r in records} >= {"numpy"}
+    assert all(r["images_per_sec"] > 0 for r in records)
+    table = report.markdown(records)
+    assert "| synthetic 96x96 | numpy |" in table
+    chart = tmp_path / "chart.png"
+    conv = {"kind": "conv", "name": "c", "dtype": "float32", "direction": "fwd", "impl": "jax",
+            "pct_of_peak": 50.0, "vs_torch": 1.2}
+    report.write_chart(str(chart), [conv])
+    assert chart.stat().st_size > 0
+
+
+@pytest.mark.parametrize("peer", ["torch", "keras"])
+def test_missing_peer_is_reported_not_fatal(monkeypatch, peer):
+    module = getattr(suite, f"peer_{peer}")
+    monkeypatch.setattr(module, "available", lambda: False)
+    assert suite.peers_status(True)[peer] == "not installed"

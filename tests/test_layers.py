@@ -1,0 +1,93 @@
+"""The fast layers compute the same function as their lax / flax references: values and
+gradients, including through the models' parameter trees."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from jaxshadow import models
+from jaxshadow.models import layers
+
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+def _vjp_both(f, ref, args, seed=7):
+    y, f_vjp = jax.vjp(f, *args)
+    y_ref, ref_vjp = jax.vjp(ref, *args)
+    dy = jax.random.normal(jax.random.key(seed), y.shape)
+    return (y, y_ref), (f_vjp(dy), ref_vjp(dy))
+
+
+@pytest.mark.parametrize("shape,cout,padding", [
+    ((2, 28, 28, 1), 32, "VALID"), ((3, 13, 13, 32), 64, "VALID"), ((2, 5, 7, 3), 5, "SAME"),
+    ((2, 16, 16, 8), 16, "SAME"), ((1, 9, 6, 4), 3, ((2, 0), (1, 1))),
+    ((1, 40, 40, 2), 3, "SAME"),  # larger than SMALL_IMAGE_PIXELS: plain lax
+])
+def test_conv_values_and_gradients_equal_lax(shape, cout, padding):
+    kx, kk = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, shape)
+    kernel = jax.random.normal(kk, (3, 3, shape[-1], cout)) / np.sqrt(9 * shape[-1])
+    f = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), padding, dimension_numbers=DN)
+    ref = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), padding, dimension_numbers=DN)
+    (y, y_ref), (grads, grads_ref) = _vjp_both(jax.jit(f), ref, (x, kernel))
+    np.testing.assert_allclose(y, y_ref, atol=1e-5)
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
+
+
+def test_conv_other_cases_go_to_lax():
+    x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
+    k = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+    for kw in ({"window_strides": (2, 2)}, {"window_strides": (1, 1), "rhs_dilation": (2, 2)}):
+        f = lambda x, k: layers.conv_general_dilated(x, k, padding="SAME", dimension_numbers=DN,
+                                                     **kw)
+        ref = lambda x, k: lax.conv_general_dilated(x, k, padding="SAME", dimension_numbers=DN,
+                                                    **kw)
+        np.testing.assert_allclose(f(x, k), ref(x, k), atol=1e-5)
+        assert "custom_vjp" not in str(jax.make_jaxpr(f)(x, k))
+
+
+@pytest.mark.parametrize("shape,cout", [((2, 4, 6, 3), 5), ((1, 5, 3, 8), 4), ((2, 8, 8, 16), 8)])
+def test_conv_transpose_2x2_equals_flax(shape, cout):
+    kx, kk, kb = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, shape)
+    params = {"kernel": jax.random.normal(kk, (2, 2, shape[-1], cout)),
+              "bias": jax.random.normal(kb, (cout,))}
+    fast = lambda p, x: layers.ConvTranspose2x2(cout).apply({"params": p}, x)
+    ref = lambda p, x: nn.ConvTranspose(cout, (2, 2), strides=(2, 2)).apply({"params": p}, x)
+    (y, y_ref), (grads, grads_ref) = _vjp_both(fast, ref, (params, x))
+    assert y.shape == (shape[0], 2 * shape[1], 2 * shape[2], cout)
+    np.testing.assert_allclose(y, y_ref, atol=1e-5)
+    for g, g_ref in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_ref)):
+        np.testing.assert_allclose(g, g_ref, atol=1e-4)
+
+
+def test_conv_transpose_2x2_same_parameters_and_init_as_flax():
+    x = jnp.zeros((1, 4, 4, 6))
+    fast = layers.ConvTranspose2x2(3).init(jax.random.key(0), x)
+    ref = nn.ConvTranspose(3, (2, 2), strides=(2, 2)).init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, fast) == jax.tree.map(jnp.shape, ref)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(ref)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
+    """The U-Net's loss gradients, fast layers vs lax convs and nn.ConvTranspose."""
+    model = models.get("unet", features=(8, 16))
+    x = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
+    variables = model.init(jax.random.key(0), x)
+    variables = jax.tree.map(lambda v: v + 0.05 * jax.random.normal(jax.random.key(3), v.shape),
+                             variables)
+    loss = lambda v: jnp.mean(jnp.abs(model.apply(v, x) - 0.5))
+    fast = jax.jit(jax.value_and_grad(loss))(variables)
+    from jaxshadow.models import unet as unet_module
+    monkeypatch.setattr(unet_module, "conv_general_dilated", lax.conv_general_dilated)
+    monkeypatch.setattr(unet_module, "ConvTranspose2x2",
+                        lambda f, **kw: nn.ConvTranspose(f, (2, 2), strides=(2, 2), **kw))
+    ref = jax.jit(jax.value_and_grad(loss))(variables)
+    np.testing.assert_allclose(fast[0], ref[0], rtol=1e-5)
+    for g, g_ref in zip(jax.tree.leaves(fast[1]), jax.tree.leaves(ref[1])):
+        np.testing.assert_allclose(g, g_ref, atol=2e-5 + 1e-4 * float(jnp.abs(g_ref).max()))

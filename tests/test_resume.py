@@ -1,0 +1,110 @@
+"""Fault tolerance of `jaxshadow train`: kill -9 and SIGTERM at random moments, then resume."""
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from compile_cache import compile_cache, shared_cache_dir
+from jaxshadow import config as config_lib
+from jaxshadow.train.loop import train
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = str(ROOT / "configs" / "digits_cnn.py")
+# cnn_tiny on 2 of the 8 simulated devices: a few ms a step, a checkpoint every 3 steps.
+ARGS = ["--config.model.name=cnn_tiny", "--config.steps=45", "--config.batch_size=16",
+        "--config.log_every=1", "--config.eval_every=1000", "--config.checkpoint_every=3",
+        "--config.checkpoint.keep_latest=2", "--config.num_devices=2",
+        "--config.data.reader=numpy"]
+
+
+def _records(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _losses(workdir):
+    """{step: loss} from metrics.jsonl, asserting no step is logged twice."""
+    steps = [r["step"] for r in _records(workdir) if "loss" in r]
+    assert len(steps) == len(set(steps)), f"duplicate steps in metrics.jsonl: {steps}"
+    return {r["step"]: r["loss"] for r in _records(workdir) if "loss" in r}
+
+
+def _checkpoints(workdir):
+    path = os.path.join(workdir, "checkpoints")
+    return sorted(int(n) for n in os.listdir(path) if n.isdigit()) if os.path.isdir(path) else []
+
+
+def _start(workdir, log, cache_dir):
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache_dir)}
+    return subprocess.Popen([sys.executable, "-m", "jaxshadow", "train", "--config", DIGITS,
+                             "--workdir", workdir, *ARGS],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+
+def _wait_for_checkpoint_after(workdir, step, proc, timeout=120):
+    """Waits until a checkpoint newer than `step` is complete (or the process ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None or any(s > step for s in _checkpoints(workdir)):
+            return
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jit_cache(tmp_path_factory):
+    """A compilation cache shared by the runs, in-process and in the subprocesses."""
+    directory = shared_cache_dir(tmp_path_factory)
+    with compile_cache(directory):
+        yield directory
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """{step: loss} of the uninterrupted run."""
+    workdir = str(tmp_path_factory.mktemp("reference") / "run")
+    train(config_lib.resolve(DIGITS, ARGS), workdir)
+    losses = _losses(workdir)
+    assert sorted(losses) == list(range(1, 46))
+    return losses
+
+
+def test_kill_9_twice_then_sigterm_at_random_moments_resumes_to_identical_losses(
+        tmp_path, reference, jit_cache):
+    workdir = str(tmp_path / "run")
+    rng = random.Random(5)
+    for attempt, sig in enumerate([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]):
+        before = max(_checkpoints(workdir), default=0)
+        with open(tmp_path / f"log{attempt}.txt", "w") as log:
+            proc = _start(workdir, log, jit_cache)
+            _wait_for_checkpoint_after(workdir, before, proc)
+            time.sleep(rng.uniform(0.0, 0.6))
+            assert proc.poll() is None, f"the run ended before {sig.name}"
+            sent = time.monotonic()
+            proc.send_signal(sig)
+            status = proc.wait(timeout=30)
+        assert status == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
+
+    # SIGTERM: the step in progress finished, saved, logged; the process left in seconds.
+    assert time.monotonic() - sent < 15
+    output = (tmp_path / "log2.txt").read_text()
+    line = next(l for l in output.splitlines() if l.startswith("stopped by SIGTERM"))
+    step = int(line.split("after step ")[1].split(";")[0])
+    assert line.endswith(f"saved {os.path.abspath(workdir)}/checkpoints/{step}")
+    assert 0 < step < 45 and max(_checkpoints(workdir)) == step
+    assert max(_losses(workdir)) == step
+
+    stream = io.StringIO()
+    train(config_lib.resolve(DIGITS, ARGS), workdir, stream=stream)  # to completion
+    assert f"resumed from {os.path.abspath(workdir)}/checkpoints/{step}" in stream.getvalue()
+    assert _losses(workdir) == reference  # bitwise: the same floats at every step 1..45
+    leftovers = [n for n in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in n]
+    assert not leftovers, f"temporary directories of killed saves remain: {leftovers}"
