@@ -25,25 +25,18 @@ def _train(args, overrides):
 
 def _eval(args, overrides):
     from jaxshadow.eval_report import format_table, removal_result
-    from jaxshadow.train.evaluate import evaluate_workdir, load_run_config
+    from jaxshadow.train.evaluate import evaluate_workdir
 
     _one_model(args)
-    if args.model:
-        from jaxshadow.export import load_exported
-        config = load_exported(args.model)[2]
-    else:
-        config = load_run_config(args.workdir)
-    removal = config.task == "removal"
-    step, metrics = evaluate_workdir(args.workdir, args.split, model_file=args.model,
-                                     data_source=args.data, white=args.white,
-                                     eval_size=args.size if removal else None)
-    if removal:
-        result = removal_result(metrics, dataset=args.data or config.data.source,
-                                split=args.split, step=step, white=args.white, size=args.size)
+    step, metrics, config = evaluate_workdir(args.workdir, args.split, model_file=args.model,
+                                             data_source=args.data, white=args.white,
+                                             eval_size=args.size)
+    if config.task == "removal":
+        result = removal_result(metrics, dataset=config.data.source, split=args.split,
+                                step=step, white=args.white, size=args.size)
         print(format_table(result))
     else:
-        result = {"dataset": args.data or config.data.source, "split": args.split,
-                  "step": step, **metrics}
+        result = {"dataset": config.data.source, "split": args.split, "step": step, **metrics}
         print(json.dumps(result, indent=2, sort_keys=True))
     if args.json:
         _write_text(args.json, json.dumps(result, indent=2) + "\n")

@@ -1,6 +1,15 @@
-"""Shared test fixtures: small configs and runs on the digits data."""
+"""Shared test fixtures: small configs and runs on the digits data, and reading their logs."""
+
+import json
+import os
 
 from jaxshadow import config as config_lib
+
+
+def metrics_records(workdir):
+    """The JSON records of WORKDIR/metrics.jsonl, in order."""
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
 
 
 def digits_config(**overrides):

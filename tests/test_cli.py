@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import metrics_records
 from jaxshadow import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,13 +19,8 @@ SHORT = ["--config.steps=20", "--config.log_every=5", "--config.eval_every=10",
          "--config.optimizer.warmup_steps=2"]
 
 
-def _records(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
 def _losses(workdir):
-    return {r["step"]: r["loss"] for r in _records(workdir) if "loss" in r}
+    return {r["step"]: r["loss"] for r in metrics_records(workdir) if "loss" in r}
 
 
 def test_train_writes_config_metrics_tensorboard_checkpoints(tmp_path, capsys):
@@ -32,7 +28,7 @@ def test_train_writes_config_metrics_tensorboard_checkpoints(tmp_path, capsys):
     assert cli.main(["train", "--config", DIGITS, "--workdir", workdir, *SHORT]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["steps"] == 20 and config["model"]["name"] == "cnn_small"
-    records = _records(workdir)
+    records = metrics_records(workdir)
     train_records = [r for r in records if "loss" in r]
     assert [r["step"] for r in train_records] == [5, 10, 15, 20]
     for r in train_records:
@@ -45,7 +41,7 @@ def test_train_writes_config_metrics_tensorboard_checkpoints(tmp_path, capsys):
     # Resume: more steps in the same workdir continue from step 20.
     assert cli.main(["train", "--config", DIGITS, "--workdir", workdir, *SHORT[1:],
                      "--config.steps=30"]) == 0
-    steps = [r["step"] for r in _records(workdir) if "loss" in r]
+    steps = [r["step"] for r in metrics_records(workdir) if "loss" in r]
     assert steps == [5, 10, 15, 20, 25, 30]
     assert "resumed from" in capsys.readouterr().err
 

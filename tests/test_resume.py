@@ -1,7 +1,6 @@
 """Fault tolerance of `jaxshadow train`: kill -9 and SIGTERM at random moments, then resume."""
 
 import io
-import json
 import os
 import random
 import signal
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from compile_cache import compile_cache, shared_cache_dir
+from helpers import metrics_records
 from jaxshadow import config as config_lib
 from jaxshadow.train.loop import train
 
@@ -25,16 +25,11 @@ ARGS = ["--config.model.name=cnn_tiny", "--config.steps=45", "--config.batch_siz
         "--config.data.reader=numpy"]
 
 
-def _records(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
 def _losses(workdir):
     """{step: loss} from metrics.jsonl, asserting no step is logged twice."""
-    steps = [r["step"] for r in _records(workdir) if "loss" in r]
+    steps = [r["step"] for r in metrics_records(workdir) if "loss" in r]
     assert len(steps) == len(set(steps)), f"duplicate steps in metrics.jsonl: {steps}"
-    return {r["step"]: r["loss"] for r in _records(workdir) if "loss" in r}
+    return {r["step"]: r["loss"] for r in metrics_records(workdir) if "loss" in r}
 
 
 def _checkpoints(workdir):

@@ -42,9 +42,11 @@ def evaluate_workdir(workdir, split="test", *, model_file=None, data_source=None
                      eval_size=None):
     """Evaluates the newest checkpoint of the run in `workdir`, or the exported `model_file`.
 
-    Returns (step, metrics); step is None for an exported model.
+    Returns (step, metrics, config); step is None for an exported model; config is the run's,
+    with `data.source` the one evaluated.
     data_source: evaluate on this source (e.g. 'istd:/data/ISTD_Dataset') instead of the run's
-    own; white, eval_size: the removal task's Lab white point and extra S×S protocol.
+    own; white, eval_size: the removal task's Lab white point and extra S×S protocol (ignored
+    by other tasks).
     """
     variables = None
     if model_file:
@@ -64,7 +66,7 @@ def evaluate_workdir(workdir, split="test", *, model_file=None, data_source=None
     else:
         state, step = state_holding(run, variables), None
     eval_step = steps_lib.make_eval_step(run.model, run.task, run.mesh, run.state_sharding)
-    return step, evaluate_split(run, eval_step, state, split)
+    return step, evaluate_split(run, eval_step, state, split), config
 
 
 def state_holding(run, variables):
