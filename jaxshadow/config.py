@@ -140,6 +140,12 @@ def validate(config):
         raise UserError("config key 'model.name' is missing")
     if "source" not in config.data:
         raise UserError("config key 'data.source' is missing")
+    for name, size in (config.get("mesh") or {}).items():
+        if name not in ("data", "fsdp"):
+            raise UserError(f"unknown config key 'mesh.{name}'; the mesh axes are data and fsdp")
+        if isinstance(size, bool) or not isinstance(size, int) or (size < 1 and size != -1):
+            raise UserError(f"config key 'mesh.{name}' must be a positive integer or -1, "
+                            f"got {size!r}")
     opt = config.optimizer
     if opt.name not in OPTIMIZERS:
         raise UserError(f"config key 'optimizer.name' must be one of {OPTIMIZERS}, got '{opt.name}'")
@@ -187,6 +193,9 @@ def defaults():
     c.checkpoint_every = 500
     c.dtype = "float32"         # compute dtype; parameters stay float32
     c.num_devices = 0           # 0: every device; else the first N (for tests and debugging)
+    # The device mesh ('data', 'fsdp'); -1 = the rest of the devices. The batch is split over
+    # both axes, large parameters and their optimizer state over 'fsdp' (train/sharding_rules.py).
+    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1})
     c.num_samples = 6           # removal: before/after rows in WORKDIR/samples/ at each eval
 
     c.model = ml_collections.ConfigDict({"name": "cnn_small"})
@@ -200,6 +209,7 @@ def defaults():
     c.data.crop = 0             # removal: random training crop of this size; 0 = none
     c.data.flip = True          # removal: random left-right flips in training
     c.data.rot90 = False        # removal: random quarter turns in training (square crops)
+    c.data.color_augment = False  # removal: random channel order and gains in training
     c.data.mask_input = False   # removal: feed the shadow mask as a 4th input channel
     c.data.tile = 96            # synthetic: tile size cut from the bundled photos
     c.data.mask_dir = ""        # srd: a folder of masks (SRD ships none)

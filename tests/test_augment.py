@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxshadow.data.augment import paired_augment, random_crop, random_flip, random_rot90
+from jaxshadow.data.augment import (color_jitter, paired_augment, random_crop, random_flip,
+                                    random_rot90)
 
 N, H, W = 8, 20, 24
 
@@ -133,3 +134,36 @@ def test_bad_shapes_raise():
         paired_augment(jax.random.key(0), {"a": np.zeros((2, 8, 8, 1)), "b": np.zeros((3, 8, 8, 1))})
     with pytest.raises(ValueError):
         random_flip(jax.random.key(0), {"a": np.zeros((8, 8))})
+
+
+def test_color_jitter_recolours_every_image_of_an_example_alike():
+    rng = np.random.default_rng(0)
+    free = rng.uniform(0.0, 0.7, (N, H, W, 3)).astype(np.float32)
+    shadow = 0.5 * free
+    out = color_jitter(jax.random.key(4), {"shadow": shadow, "free": free}, gain=(0.8, 1.25))
+    assert set(out) == {"shadow", "free"}
+    seen = set()
+    for i in range(N):
+        recoloured = np.asarray(out["free"][i])
+        # each output channel is one input channel times one gain: find which
+        order, gains = [], []
+        for c in range(3):
+            ratios = [recoloured[..., c] / free[i, ..., k] for k in range(3)]
+            k = int(np.argmin([np.ptp(r) for r in ratios]))
+            order.append(k)
+            gains.append(float(np.median(ratios[k])))
+            assert np.ptp(ratios[k]) < 1e-5
+        assert sorted(order) == [0, 1, 2] and all(0.8 <= g <= 1.25 for g in gains)
+        # the shadow image went through the same transform
+        expected = np.clip(shadow[i][..., order] * np.array(gains, np.float32), 0, 1)
+        np.testing.assert_allclose(out["shadow"][i], expected, rtol=1e-5, atol=1e-6)
+        seen.add(tuple(order))
+    assert len(seen) > 1  # different examples, different recolourings
+
+
+def test_color_jitter_clips_and_rejects_non_rgb():
+    bright = np.ones((2, 4, 4, 3), np.float32)
+    out = color_jitter(jax.random.key(0), {"x": bright}, gain=(1.5, 2.0))["x"]
+    np.testing.assert_array_equal(out, bright)
+    with pytest.raises(ValueError, match="color_jitter"):
+        color_jitter(jax.random.key(0), {"mask": np.ones((2, 4, 4, 1), np.float32)})

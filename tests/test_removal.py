@@ -228,3 +228,20 @@ def test_dataset_recipes_train_and_evaluate(tmp_path, recipe, name):
         assert a.size == (50, 30) and np.array_equal(np.asarray(a), np.asarray(b))
     assert cli.main(["predict", "--workdir", workdir, "--model", str(model_file),
                      "--out", str(tmp_path / "both"), str(photo)]) == 2
+
+
+def test_color_augment_recolours_before_shadows_are_rendered():
+    task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16,
+                       color_augment=True)
+    rng = np.random.default_rng(5)
+    free = rng.integers(20, 200, (4, 24, 24, 3), dtype=np.uint8)
+    out = task.prepare({"shadow_free": free}, jax.random.key(1), train=True)
+    plain = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16).prepare(
+        {"shadow_free": free}, jax.random.key(1), train=True)
+    # same crop and shadow, other colours; the rendered shadow still only darkens
+    assert not np.allclose(out["shadow_free"], plain["shadow_free"])
+    np.testing.assert_array_equal(out["mask"], plain["mask"])
+    assert np.all(np.asarray(out["shadow"]) <= np.asarray(out["shadow_free"]) + 1e-6)
+    lit = np.asarray(out["mask"])[..., 0] == 0
+    np.testing.assert_array_equal(np.asarray(out["shadow"])[lit],
+                                  np.asarray(out["shadow_free"])[lit])

@@ -31,6 +31,29 @@ def test_joint_residual_output_has_the_documented_count():
     assert _count("joint", 3, output="residual") == 9_710_388
 
 
+def test_optional_parts_have_the_documented_counts():
+    assert _count("unet", 3, global_context=True) == 7_766_051 + 512 * 512 + 512
+    assert _count("shadow_detector", 3, illumination_features=True) == 1_944_049 + 4 * 9 * 16
+    assert _count("joint", 3, shadow_params=True) == 9_710_487 + 16_326
+    assert _count("joint", 3, shadow_params=True, global_context=True,
+                  illumination_features=True) == 9_990_045
+
+
+def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
+    model = models.get("joint", detector_features=(8,), remover_features=(8,),
+                       shadow_params=True, global_context=True, illumination_features=True)
+    x = _image((2, 12, 16, 3))
+    variables = model.init(jax.random.key(0), x)
+    np.testing.assert_array_equal(model.apply(variables, x)["shadow_free"], x)
+
+    target = jnp.clip(1.5 * x, 0.0, 1.0)
+    loss = lambda p: jnp.mean(jnp.abs(model.apply({"params": p}, x)["shadow_free"] - target))
+    grads = jax.grad(loss)(variables["params"])
+    assert float(jnp.abs(grads["shadow_params"]["out"]["kernel"]).sum()) > 0
+    assert float(jnp.abs(grads["remover"]["context"]["kernel"]).sum()) == 0  # behind a zero head
+    assert float(jnp.abs(grads["remover"]["head"]["kernel"]).sum()) > 0
+
+
 def _init(model, x, seed=0):
     """Variables of `model` for input like `x`, drawn with NumPy: kernels N(0, 1/fan_in), biases
     N(0, 0.1^2), GroupNorm scales 1. Same tree as `model.init` (taken from `jax.eval_shape` of it),

@@ -22,7 +22,7 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
-__all__ = ["paired_augment", "random_crop", "random_flip", "random_rot90"]
+__all__ = ["color_jitter", "paired_augment", "random_crop", "random_flip", "random_rot90"]
 
 
 def _spatial_shape(arrays):
@@ -173,3 +173,26 @@ def _rot90(arrays, u):
         return out
 
     return jax.tree_util.tree_map(rotate, arrays)
+
+
+@functools.partial(jax.jit, static_argnames="gain")
+def color_jitter(key, batch: Mapping, gain=(0.7, 1.3)):
+    """Recolours each example: a random order of the RGB channels, then per-channel gains.
+
+    ``y[..., c] = clip(g_c * x[..., perm[c]], 0, 1)``, ``perm`` uniform over the 6 orders and
+    ``g_c ~ U(gain)``, drawn once per example and applied to every leaf of ``batch`` (a mapping
+    name -> ``(N, H, W, 3)`` float images in [0, 1], e.g. a shadow image and its shadow-free
+    pair). A model trained on a few photos otherwise learns their colours instead of the shadow.
+    """
+    n = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    perm_key, gain_key = jax.random.split(key)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, 3))(jax.random.split(perm_key, n))
+    gains = jax.random.uniform(gain_key, (n, 1, 1, 3), minval=gain[0], maxval=gain[1])
+
+    def recolour(x):
+        if x.ndim != 4 or x.shape[-1] != 3:
+            raise ValueError(f"color_jitter: images must be (N, H, W, 3), got {x.shape}")
+        x = jnp.take_along_axis(x, perms[:, None, None, :], axis=-1)
+        return jnp.clip(x * gains.astype(x.dtype), 0.0, 1.0)
+
+    return {name: recolour(x) for name, x in batch.items()}

@@ -3,6 +3,10 @@
 `UNet(features=(16, 32, 64, 128), out_channels=1, residual=False)`, held as the submodule
 "unet": 1,944,049 parameters on RGB input. x: (N, H, W, 3) -> logits (N, H, W, 1) float32, any
 H, W; sigmoid(logits) is the shadow probability (the loss is `losses.mask_bce` on the logits).
+
+`illumination_features=True` appends, per pixel, the chromaticity rgb / (r + g + b + 0.03) and
+the log intensity log((r + g + b) / 3 + 1/255) to the input (7 channels, 1,944,625 parameters):
+a shadow changes intensity far more than chromaticity, and a dark object changes both.
 """
 
 from typing import Any, Sequence
@@ -17,6 +21,7 @@ class ShadowDetector(nn.Module):
     """x (N, H, W, C) -> mask logits (N, H, W, 1) float32."""
 
     features: Sequence[int] = (16, 32, 64, 128)
+    illumination_features: bool = False
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -24,4 +29,9 @@ class ShadowDetector(nn.Module):
     def __call__(self, x, train: bool = False):
         unet = UNet(features=self.features, out_channels=1, residual=False, dtype=self.dtype,
                     param_dtype=self.param_dtype, name="unet")
+        if self.illumination_features:
+            rgb = jnp.asarray(x, jnp.float32)[..., :3]
+            total = jnp.sum(rgb, axis=-1, keepdims=True)
+            x = jnp.concatenate([x, rgb / (total + 0.03), jnp.log(total / 3.0 + 1.0 / 255.0)],
+                                axis=-1)
         return unet(x, train)

@@ -17,10 +17,20 @@ then, by `output`:
   the texture, and lit pixels (m = 0) pass through unchanged. The gain is at most exp(G).
 - ``"residual"``: y = x_rgb + f(concat[x_rgb, m]) (UNet with a residual head).
 
+Options (all off by default, all on in `configs/demo.py`):
+
+- ``shadow_params`` (affine only): add per-image coefficients from `ShadowParameters` to every
+  pixel's (g, b), the per-image shadow model of SP+M-Net, refined per pixel by the remover;
+  16,326 parameters.
+- ``global_context``: the remover's bottleneck gets a per-image feature (`UNet.global_context`).
+- ``illumination_features``: the detector also sees chromaticity and log intensity
+  (`ShadowDetector.illumination_features`).
+
 Both start as the identity (zero-initialised heads) and train end to end: the removal loss
 also reaches the detector through m; add `losses.mask_bce` when ground-truth masks exist.
 9,710,388 parameters with the default features and output="residual" (detector 1,944,049 +
-remover 7,766,339); "affine" adds 3 × (32 + 1) = 99 for the wider head: 9,710,487.
+remover 7,766,339); "affine" adds 3 × (32 + 1) = 99 for the wider head: 9,710,487; with all
+three options 9,990,045.
 
 x: (N, H, W, 3) (extra channels are ignored) -> {"shadow_free": (N, H, W, 3) float32,
 "mask_logits": (N, H, W, 1) float32}. Unlike `UNet` (an array) and `ShadowDetector` (a logits
@@ -39,6 +49,42 @@ from jaxshadow.models.unet import UNet
 OUTPUTS = ("affine", "residual")
 
 
+class ShadowParameters(nn.Module):
+    """Per-image shadow parameters: (rgb, mask) -> (N, 6) log-gains and offsets (zero at init).
+
+    Features of [rgb, log rgb] are averaged separately over the shadow (weights m) and the lit
+    region (1 - m); an MLP maps the two means to 3 log-gains and 3 offsets per image.
+    """
+
+    features: int = 32
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, rgb, mask):
+        kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+        log_rgb = jnp.log(rgb + 1.0 / 255.0)
+        y = jnp.concatenate([rgb, log_rgb], axis=-1)
+        for i in range(2):  # two stride-2 convs: features at 1/4 resolution
+            y = nn.relu(nn.Conv(self.features, (3, 3), strides=2, padding="SAME",
+                                name=f"conv{i}", **kw)(y))
+        n, h, w, _ = y.shape
+
+        def quarter(a):  # (N, H, W, C) -> (N, h, w, C): box average onto the feature grid
+            return jax.image.resize(a, (n, h, w, a.shape[-1]), "linear", antialias=True)
+
+        mask = quarter(mask)
+        y = jnp.concatenate([y, quarter(rgb), quarter(log_rgb)], axis=-1).astype(jnp.float32)
+        eps = 1e-3
+
+        def masked_mean(weights):
+            return jnp.sum(y * weights, axis=(1, 2)) / (jnp.sum(weights, axis=(1, 2)) + eps)
+
+        pooled = jnp.concatenate([masked_mean(mask), masked_mean(1.0 - mask)], axis=-1)
+        hidden = nn.relu(nn.Dense(64, name="hidden", **kw)(pooled))
+        return nn.Dense(6, kernel_init=nn.initializers.zeros, name="out", **kw)(hidden)
+
+
 class JointRemover(nn.Module):
     """x (N, H, W, 3) -> {"shadow_free": (N, H, W, 3), "mask_logits": (N, H, W, 1)}, float32."""
 
@@ -46,6 +92,9 @@ class JointRemover(nn.Module):
     remover_features: Sequence[int] = (32, 64, 128, 256)
     output: str = "affine"
     max_log_gain: float = 2.5
+    global_context: bool = False
+    shadow_params: bool = False
+    illumination_features: bool = False
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -55,7 +104,9 @@ class JointRemover(nn.Module):
             raise ValueError(f"JointRemover.output must be one of {OUTPUTS}, got {self.output!r}")
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
         rgb = jnp.asarray(x, jnp.float32)[..., :3]
-        logits = ShadowDetector(features=self.detector_features, name="detector", **kw)(rgb, train)
+        logits = ShadowDetector(features=self.detector_features,
+                                illumination_features=self.illumination_features,
+                                name="detector", **kw)(rgb, train)
         mask = jax.nn.sigmoid(logits)
         if self.output == "residual":
             conditioned = jnp.concatenate([rgb, mask], axis=-1)
@@ -64,7 +115,11 @@ class JointRemover(nn.Module):
         else:
             conditioned = jnp.concatenate([rgb, mask], axis=-1)
             coefficients = UNet(features=self.remover_features, out_channels=6, residual=False,
-                                zero_head=True, name="remover", **kw)(conditioned, train)
+                                zero_head=True, global_context=self.global_context,
+                                name="remover", **kw)(conditioned, train)
+            if self.shadow_params:
+                coefficients = coefficients + ShadowParameters(name="shadow_params", **kw)(
+                    rgb, mask)[:, None, None, :]
             g = self.max_log_gain
             log_gain = g * jnp.tanh(coefficients[..., :3] / g)
             offset = coefficients[..., 3:]

@@ -16,6 +16,8 @@ Any H, W: inputs are reflect-padded at the bottom and right to a multiple of 2**
 and the output is cropped back, so (N, H, W, C) -> (N, H, W, out_channels).
 residual=True: y = x[..., :3] + head(...) (needs out_channels == 3; extra input channels such as
 a mask are conditioning only); residual=False: y = head(...) (raw output, e.g. mask logits).
+global_context=True: after the bottleneck, y <- relu(y + Dense(mean over H, W of y)), a
+per-image feature added at every position (262,656 more parameters at the default widths).
 No batch statistics: `train` changes nothing and there are no mutable collections.
 """
 
@@ -54,6 +56,7 @@ class UNet(nn.Module):
     out_channels: int = 3
     residual: bool = True
     zero_head: bool | None = None  # zero-initialised head (output 0 at init); default: residual
+    global_context: bool = False  # add a per-image feature (bottleneck mean -> Dense) everywhere
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -78,6 +81,10 @@ class UNet(nn.Module):
             skips.append(y)
             y = max_pool_2x2(y)
         y = ConvBlock(2 * self.features[-1], name="bottleneck", **kw)(y, train)
+        if self.global_context:
+            pooled = jnp.mean(y.astype(jnp.float32), axis=(1, 2))  # (N, C)
+            context = nn.Dense(y.shape[-1], name="context", **kw)(pooled)
+            y = nn.relu(y + context[:, None, None, :].astype(y.dtype))
         for i in reversed(range(len(self.features))):
             f = self.features[i]
             y = ConvTranspose2x2(f, name=f"up{i}", **kw)(y)

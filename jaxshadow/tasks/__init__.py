@@ -24,5 +24,5 @@ def make_task(config, source):
             render_shadows=source.name == "synthetic",
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
-            mask_input=data.mask_input, eval_seed=config.seed + 1234)
+            color_augment=data.color_augment, mask_input=data.mask_input, eval_seed=config.seed + 1234)
     raise UserError(f"task '{config.task}' is not available yet")

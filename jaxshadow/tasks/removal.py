@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxshadow import losses, metrics
-from jaxshadow.data.augment import paired_augment
+from jaxshadow.data.augment import color_jitter, paired_augment
 from jaxshadow.data.synthetic import render
 from jaxshadow.resize import imresize_matlab_batch
 
@@ -55,6 +55,7 @@ class RemovalTask:
     crop: Any = None                # training crop size (int) or None
     flip: bool = True
     rot90: bool = False
+    color_augment: bool = False     # color_jitter in training (before rendering synthetic shadows)
     mask_input: bool = False        # feed the mask as a 4th input channel
     eval_seed: int = 1234
     shadow_config: Any = None       # jaxshadow.data.synthetic.ShadowConfig or None
@@ -68,6 +69,9 @@ class RemovalTask:
         if train and (self.crop or self.flip or self.rot90):
             images = paired_augment(augment_key, images, crop=self.crop, flip=self.flip,
                                     rot90=self.rot90)
+        if train and self.color_augment:
+            rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
+            images.update(color_jitter(jax.random.fold_in(key, 2), rgb))
         if self.render_shadows:
             if train:
                 shadow, mask = render(render_key, images["shadow_free"],
