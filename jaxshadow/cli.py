@@ -17,6 +17,10 @@ def _train(args, overrides):
     from jaxshadow import config as config_lib
 
     config = config_lib.resolve(args.config, overrides)  # before the heavy imports
+    from jaxshadow.train import distributed
+
+    distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
+                           heartbeat_timeout_s=args.heartbeat_timeout)  # before any JAX use
     from jaxshadow.train.loop import train
 
     metrics = train(config, args.workdir)
@@ -104,6 +108,12 @@ def build_parser():
                                 epilog="override any config key with --config.KEY=VALUE")
     train.add_argument("--config", required=True, help="config file (configs/*.py)")
     train.add_argument("--workdir", required=True, help="run directory (created; resumed)")
+    train.add_argument("--coordinator-address", metavar="HOST:PORT",
+                       help="multi-process run: process 0's address (with the next two)")
+    train.add_argument("--num-processes", type=int, metavar="N", help="processes in the run")
+    train.add_argument("--process-id", type=int, metavar="I", help="this process, 0 .. N-1")
+    train.add_argument("--heartbeat-timeout", type=int, default=100, metavar="S",
+                       help="multi-process run: a peer silent for S seconds stops the run")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a run's newest checkpoint")

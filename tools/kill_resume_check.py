@@ -1,11 +1,14 @@
 """Kills `jaxshadow train` with SIGKILL at random moments, resumes it, compares the losses.
 
     python tools/kill_resume_check.py --config configs/demo.py --reference runs/demo \
-        --workdir /tmp/killed --kills 3 [--seed 0] [--earliest 40] [--latest 200]
+        --workdir /tmp/killed --kills 3 [--seed 0] [--earliest 40] [--latest 200] \
+        [-- --config.KEY=VALUE ...]
 
 `--reference` is a finished, uninterrupted run of the same config. The same `jaxshadow train`
 command is started in `--workdir` and killed (`kill -9`) `--kills` times, each after a uniform
-random delay in [earliest, latest] seconds; then it runs to the end. Every loss logged in the
+random delay in [earliest, latest] seconds; then it runs to the end. Overrides after `--` go to
+every start of the killed run (e.g. `--config.checkpoint_every=100` for more frequent
+checkpoints: the cadence of checkpoints does not change the losses). Every loss logged in the
 killed run's metrics.jsonl must equal the reference's at the same step, bit for bit, and no step
 may be logged twice. Prints one line per kill and a verdict; exits 1 on any difference.
 """
@@ -38,10 +41,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--earliest", type=float, default=40.0)
     parser.add_argument("--latest", type=float, default=200.0)
+    parser.add_argument("overrides", nargs="*", help="--config.KEY=VALUE for the killed run")
     args = parser.parse_args(argv)
 
     command = [sys.executable, "-m", "jaxshadow", "train", "--config", args.config,
-               "--workdir", args.workdir]
+               "--workdir", args.workdir, *args.overrides]
     rng = random.Random(args.seed)
     log = open(Path(args.workdir).parent / (Path(args.workdir).name + ".log"), "a")
     start = time.monotonic()

@@ -72,7 +72,8 @@ def _params_state(run, saved, path, saved_config):
         model_state = jax.tree.unflatten(jax.tree.structure(abstract.model_state),
                                          jax.tree.leaves(saved.get("model_state") or {}))
     ema = None if state.ema_params is None else jax.tree.map(lambda x: x.copy(), params)
-    return state.replace(params=params, model_state=model_state, ema_params=ema)
+    state = state.replace(params=params, model_state=model_state, ema_params=ema)
+    return jax.device_put(state, run.state_sharding)  # saved leaves come replicated
 
 
 def start(run, workdir, *, warn):

@@ -5,6 +5,7 @@ row each: input | model output | ground truth | predicted mask | ground-truth ma
 drawn grey; a model without a mask output gets a black mask column.
 """
 
+import functools
 import os
 
 import jax
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from jaxshadow.data.pipeline import eval_batches
+from jaxshadow.train.mesh import replicated
 from jaxshadow.train.steps import eval_params
 
 COLUMNS = ("input", "output", "ground truth", "predicted mask", "true mask")
@@ -39,7 +41,7 @@ class SampleWriter:
         self.batch = {k: v[: int(np.sum(batch["valid"]))] for k, v in batch.items()}
         model, task = run.model, run.task
 
-        @jax.jit
+        @functools.partial(jax.jit, out_shardings=replicated(run.mesh))  # every process reads it
         def columns(state, batch):
             batch = task.prepare(batch, jax.random.key(0), train=False)
             variables = {"params": eval_params(state), **state.model_state}

@@ -13,8 +13,9 @@ from jaxshadow import models
 from jaxshadow.data.sources import make_source
 from jaxshadow.errors import UserError
 from jaxshadow.tasks import make_task
-from jaxshadow.train.mesh import check_batch_size, make_mesh, replicated
+from jaxshadow.train.mesh import check_batch_size, mesh_from_config
 from jaxshadow.train.optimizer import make_optimizer
+from jaxshadow.train.sharding_rules import state_shardings
 from jaxshadow.train.state import create_train_state
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -31,7 +32,7 @@ class Run:
     schedule: Any
     init_state: Any        # () -> TrainState, pure
     abstract_state: Any    # TrainState of ShapeDtypeStruct
-    state_sharding: Any    # TrainState of NamedSharding
+    state_sharding: Any    # TrainState of NamedSharding: large leaves split on 'fsdp'
 
     @property
     def eval_batch_size(self):
@@ -53,7 +54,7 @@ def sample_batch(source, split="train"):
 
 def build_run(config):
     """Mesh, data source, task, model, optimizer and the train state's shapes and shardings."""
-    mesh = make_mesh(config.num_devices)
+    mesh = mesh_from_config(config)
     check_batch_size(config.batch_size, mesh)
     if config.eval_batch_size:
         check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
@@ -64,7 +65,7 @@ def build_run(config):
     _check_crop(config.data, source)
     sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
     init_state, abstract_state = state_builders(config, model, tx, sample_input)
-    state_sharding = jax.tree.map(lambda _: replicated(mesh), abstract_state)
+    state_sharding = state_shardings(abstract_state, mesh)
     return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
                state_sharding)
 
