@@ -16,6 +16,7 @@ def get_config():
     c.model.remover_features = (16, 32, 64)
     c.model.illumination_features = True  # detector sees chromaticity and log intensity
     c.model.shadow_params = True  # per-image gains/offsets from shadow vs lit statistics
+    c.model.boundary_moments = True  # ... and the colour moments across the shadow's boundary
     c.model.global_context = True  # remover bottleneck gets a per-image feature
     c.data.source = "synthetic"
     c.data.tile = 96
@@ -35,8 +36,9 @@ def get_config():
     c.optimizer.schedule = "warmup_cosine"
     c.optimizer.warmup_steps = 100
     c.optimizer.grad_clip_norm = 1.0
+    c.optimizer.ema_decay = 0.99  # evaluate the average of the last ~100 steps' parameters
     c.loss.l1 = 1.0
-    c.loss.mask_bce = 0.2
+    c.loss.mask_bce = 1.0
     c.checkpoint.keep_best = 1
     c.checkpoint.best_metric = "eval_lab_shadow"
     c.checkpoint.best_mode = "min"

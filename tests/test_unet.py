@@ -37,11 +37,36 @@ def test_optional_parts_have_the_documented_counts():
     assert _count("joint", 3, shadow_params=True) == 9_710_487 + 16_326
     assert _count("joint", 3, shadow_params=True, global_context=True,
                   illumination_features=True) == 9_990_045
+    # 12 moment features into the 64-wide hidden layer, and 6 estimate scales
+    assert _count("joint", 3, shadow_params=True, boundary_moments=True) == \
+        9_710_487 + 16_326 + 12 * 64 + 6
+
+
+def test_boundary_moments_recover_an_affine_shadow():
+    """A shadow s = a x + c over the left half of a uniform texture: matching the moments of
+    the two sides recovers the inverse map x = s / a - c / a, channel by channel."""
+    from jaxshadow.models.joint import boundary_moments
+    x = np.asarray(jax.random.uniform(jax.random.key(3), (1, 128, 128, 3)))
+    a, c = np.array([0.3, 0.4, 0.6]), np.array([0.05, 0.0, -0.02])
+    mask = np.zeros((1, 128, 128, 1), np.float32)
+    mask[:, :, :64] = 1.0
+    shadowed = np.where(mask > 0, a * x + c, x)
+    mean_s, std_s, mean_l, std_l = boundary_moments(jnp.asarray(shadowed), jnp.asarray(mask))
+    gain = np.asarray(std_l / std_s)[0]
+    offset = np.asarray(mean_l - gain * mean_s)[0]
+    np.testing.assert_allclose(gain, 1 / a, rtol=0.05)
+    np.testing.assert_allclose(offset, -c / a, atol=0.03)
+    # the weights follow the boundary: a far lit corner painted over does not move mean_l
+    far = shadowed.copy()
+    far[:, :20, 108:] = 1.0
+    np.testing.assert_allclose(boundary_moments(jnp.asarray(far), jnp.asarray(mask))[2], mean_l,
+                               atol=0.02)
 
 
 def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
     model = models.get("joint", detector_features=(8,), remover_features=(8,),
-                       shadow_params=True, global_context=True, illumination_features=True)
+                       shadow_params=True, global_context=True, illumination_features=True,
+                       boundary_moments=True)
     x = _image((2, 12, 16, 3))
     variables = model.init(jax.random.key(0), x)
     np.testing.assert_array_equal(model.apply(variables, x)["shadow_free"], x)
@@ -50,6 +75,7 @@ def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
     loss = lambda p: jnp.mean(jnp.abs(model.apply({"params": p}, x)["shadow_free"] - target))
     grads = jax.grad(loss)(variables["params"])
     assert float(jnp.abs(grads["shadow_params"]["out"]["kernel"]).sum()) > 0
+    assert float(jnp.abs(grads["shadow_params"]["estimate_scale"]).sum()) > 0
     assert float(jnp.abs(grads["remover"]["context"]["kernel"]).sum()) == 0  # behind a zero head
     assert float(jnp.abs(grads["remover"]["head"]["kernel"]).sum()) > 0
 

@@ -22,6 +22,9 @@ Options (all off by default, all on in `configs/demo.py`):
 - ``shadow_params`` (affine only): add per-image coefficients from `ShadowParameters` to every
   pixel's (g, b), the per-image shadow model of SP+M-Net, refined per pixel by the remover;
   16,326 parameters.
+- ``boundary_moments`` (with shadow_params): `ShadowParameters` also sees the colour moments
+  of both sides of the shadow's boundary and adds their moment-matching estimate of the
+  per-image affine (`boundary_moments`); 774 parameters more.
 - ``global_context``: the remover's bottleneck gets a per-image feature (`UNet.global_context`).
 - ``illumination_features``: the detector also sees chromaticity and log intensity
   (`ShadowDetector.illumination_features`).
@@ -49,14 +52,43 @@ from jaxshadow.models.unet import UNet
 OUTPUTS = ("affine", "residual")
 
 
+def boundary_moments(rgb, mask, window=15, floor=0.05):
+    """Per-channel mean and standard deviation of the shadow and the lit side of its boundary.
+
+    rgb (N, H, W, 3), mask (N, H, W, 1) in [0, 1] -> four (N, 3) arrays (mean_s, std_s, mean_l,
+    std_l). Pixels are weighted by their closeness to the boundary, near = 4 b (1 - b) with b
+    the mask box-averaged over `window` pixels (1 on the edge, 0 far from it), plus `floor`
+    so a region without boundary still has statistics: shadow weights m (near + floor), lit
+    weights (1 - m)(near + floor). Across a boundary the surfaces are alike, so matching the
+    shadow side's moments to the lit side's estimates the shadow's per-channel affine map.
+    """
+    blurred = nn.avg_pool(mask, (window, window), padding="SAME", count_include_pad=False)
+    near = 4.0 * blurred * (1.0 - blurred) + floor
+    eps = 1e-3
+
+    def moments(weights):
+        total = jnp.sum(weights, axis=(1, 2)) + eps
+        mean = jnp.sum(rgb * weights, axis=(1, 2)) / total
+        var = jnp.sum(jnp.square(rgb - mean[:, None, None]) * weights, axis=(1, 2)) / total
+        return mean, jnp.sqrt(var + 1e-6)
+
+    return (*moments(mask * near), *moments((1.0 - mask) * near))
+
+
 class ShadowParameters(nn.Module):
     """Per-image shadow parameters: (rgb, mask) -> (N, 6) log-gains and offsets (zero at init).
 
     Features of [rgb, log rgb] are averaged separately over the shadow (weights m) and the lit
     region (1 - m); an MLP maps the two means to 3 log-gains and 3 offsets per image.
+
+    With `moments`, the MLP also sees `boundary_moments` (as means and log standard
+    deviations), and their closed-form moment-matching estimate, log-gain log(std_l / std_s)
+    and offset mean_l - (std_l / std_s) mean_s, is added with a learned per-coefficient scale
+    (zero at init).
     """
 
     features: int = 32
+    moments: bool = False
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -73,7 +105,7 @@ class ShadowParameters(nn.Module):
         def quarter(a):  # (N, H, W, C) -> (N, h, w, C): box average onto the feature grid
             return jax.image.resize(a, (n, h, w, a.shape[-1]), "linear", antialias=True)
 
-        mask = quarter(mask)
+        full_mask, mask = mask, quarter(mask)
         y = jnp.concatenate([y, quarter(rgb), quarter(log_rgb)], axis=-1).astype(jnp.float32)
         eps = 1e-3
 
@@ -81,8 +113,19 @@ class ShadowParameters(nn.Module):
             return jnp.sum(y * weights, axis=(1, 2)) / (jnp.sum(weights, axis=(1, 2)) + eps)
 
         pooled = jnp.concatenate([masked_mean(mask), masked_mean(1.0 - mask)], axis=-1)
+        if self.moments:
+            mean_s, std_s, mean_l, std_l = boundary_moments(
+                jnp.asarray(rgb, jnp.float32), jnp.asarray(full_mask, jnp.float32))
+            log_ratio = jnp.log(std_l) - jnp.log(std_s)
+            pooled = jnp.concatenate([pooled, mean_s, mean_l, jnp.log(std_s), jnp.log(std_l)],
+                                     axis=-1)
         hidden = nn.relu(nn.Dense(64, name="hidden", **kw)(pooled))
-        return nn.Dense(6, kernel_init=nn.initializers.zeros, name="out", **kw)(hidden)
+        out = nn.Dense(6, kernel_init=nn.initializers.zeros, name="out", **kw)(hidden)
+        if self.moments:
+            estimate = jnp.concatenate([log_ratio, mean_l - jnp.exp(log_ratio) * mean_s], -1)
+            scale = self.param("estimate_scale", nn.initializers.zeros, (6,), jnp.float32)
+            out = out + scale * estimate
+        return out
 
 
 class JointRemover(nn.Module):
@@ -95,6 +138,7 @@ class JointRemover(nn.Module):
     global_context: bool = False
     shadow_params: bool = False
     illumination_features: bool = False
+    boundary_moments: bool = False
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -118,7 +162,8 @@ class JointRemover(nn.Module):
                                 zero_head=True, global_context=self.global_context,
                                 name="remover", **kw)(conditioned, train)
             if self.shadow_params:
-                coefficients = coefficients + ShadowParameters(name="shadow_params", **kw)(
+                coefficients = coefficients + ShadowParameters(moments=self.boundary_moments,
+                                                               name="shadow_params", **kw)(
                     rgb, mask)[:, None, None, :]
             g = self.max_log_gain
             log_gain = g * jnp.tanh(coefficients[..., :3] / g)
