@@ -140,12 +140,9 @@ def validate(config):
         raise UserError("config key 'model.name' is missing")
     if "source" not in config.data:
         raise UserError("config key 'data.source' is missing")
-    for name, size in (config.get("mesh") or {}).items():
+    for name in config.get("mesh") or {}:  # the sizes are checked by train/mesh.py
         if name not in ("data", "fsdp"):
             raise UserError(f"unknown config key 'mesh.{name}'; the mesh axes are data and fsdp")
-        if isinstance(size, bool) or not isinstance(size, int) or (size < 1 and size != -1):
-            raise UserError(f"config key 'mesh.{name}' must be a positive integer or -1, "
-                            f"got {size!r}")
     opt = config.optimizer
     if opt.name not in OPTIMIZERS:
         raise UserError(f"config key 'optimizer.name' must be one of {OPTIMIZERS}, got '{opt.name}'")

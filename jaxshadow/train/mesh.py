@@ -21,8 +21,9 @@ def mesh_shape(num_devices, data=-1, fsdp=1):
     """(D, F) with D·F = num_devices; one of `data`, `fsdp` may be -1 (the rest)."""
     sizes = {"data": data, "fsdp": fsdp}
     for name, size in sizes.items():
-        if not isinstance(size, int) or (size < 1 and size != -1):
-            raise UserError(f"mesh.{name} must be a positive integer or -1, got {size!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or (size < 1 and size != -1):
+            raise UserError(f"config key 'mesh.{name}' must be a positive integer or -1, "
+                            f"got {size!r}")
     if data == -1 and fsdp == -1:
         raise UserError("mesh.data and mesh.fsdp cannot both be -1")
     if data == -1 or fsdp == -1:

@@ -9,6 +9,8 @@ the sharding of the parameters they track.
     leaf (64,),           fsdp = 2   ->  P()                           (replicated)
 """
 
+import math
+
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -17,10 +19,7 @@ MIN_SIZE = 2 ** 14
 
 def fsdp_spec(shape, fsdp, min_size=MIN_SIZE):
     """The PartitionSpec of an array of `shape` under the rule above."""
-    size = 1
-    for d in shape:
-        size *= d
-    if fsdp <= 1 or size < min_size:
+    if fsdp <= 1 or math.prod(shape) < min_size:
         return P()
     candidates = [(d, i) for i, d in enumerate(shape) if d % fsdp == 0]
     if not candidates:
