@@ -38,6 +38,18 @@ def test_mesh_sizes_and_their_errors():
         build_run(digits_config(batch_size=12, **{"mesh.fsdp": 2}))
 
 
+def test_a_mesh_that_does_not_fit_leaves_no_workdir_behind(tmp_path):
+    workdir = tmp_path / "run"
+    with pytest.raises(UserError, match="mesh.fsdp=3 does not divide"):
+        train(digits_config(**{"mesh.fsdp": 3}), str(workdir))
+    assert not workdir.exists()
+    kept = tmp_path / "kept"  # a workdir that was there before is kept, as it was
+    kept.mkdir()
+    with pytest.raises(UserError):
+        train(digits_config(**{"mesh.fsdp": 3}), str(kept))
+    assert kept.is_dir() and not any(kept.iterdir())
+
+
 def _losses(workdir):
     return [r["loss"] for r in metrics_records(workdir) if "loss" in r]
 

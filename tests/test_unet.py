@@ -63,6 +63,19 @@ def test_boundary_moments_recover_an_affine_shadow():
                                atol=0.02)
 
 
+def test_box_mean_counts_only_pixels_inside_the_image():
+    """Against a direct NumPy loop over each window clipped to the image."""
+    from jaxshadow.models.joint import box_mean
+    x = np.asarray(jax.random.uniform(jax.random.key(5), (2, 9, 13, 2)))
+    got = np.asarray(box_mean(jnp.asarray(x), 5))
+    expected = np.zeros_like(x)
+    for i in range(9):
+        for j in range(13):
+            expected[:, i, j] = x[:, max(i - 2, 0):i + 3, max(j - 2, 0):j + 3].mean(axis=(1, 2))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(box_mean(jnp.ones((1, 4, 4, 1)), 15), 1.0)
+
+
 def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
     model = models.get("joint", detector_features=(8,), remover_features=(8,),
                        shadow_params=True, global_context=True, illumination_features=True,

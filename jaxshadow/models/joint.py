@@ -45,11 +45,32 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxshadow.models.detector import ShadowDetector
 from jaxshadow.models.unet import UNet
 
 OUTPUTS = ("affine", "residual")
+
+
+def box_mean(x, window):
+    """Mean of x (N, H, W, C) over a `window` × `window` box around each pixel (odd window),
+    over the pixels inside the image only (so a constant image stays constant at the borders).
+
+    The box sums come from `lax.reduce_window`; the in-image pixel counts depend only on H, W
+    and are computed in NumPy (constants that XLA would otherwise fold slowly).
+    """
+    r = window // 2
+    _, h, w, _ = x.shape
+    sums = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, window, window, 1), (1, 1, 1, 1),
+                                 ((0, 0), (r, r), (r, r), (0, 0)))
+
+    def counts(n):
+        i = np.arange(n)
+        return np.minimum(i + r, n - 1) - np.maximum(i - r, 0) + 1
+
+    count = np.outer(counts(h), counts(w)).astype(np.float32)[None, :, :, None]
+    return sums / count
 
 
 def boundary_moments(rgb, mask, window=15, floor=0.05):
@@ -62,7 +83,7 @@ def boundary_moments(rgb, mask, window=15, floor=0.05):
     weights (1 - m)(near + floor). Across a boundary the surfaces are alike, so matching the
     shadow side's moments to the lit side's estimates the shadow's per-channel affine map.
     """
-    blurred = nn.avg_pool(mask, (window, window), padding="SAME", count_include_pad=False)
+    blurred = box_mean(mask, window)
     near = 4.0 * blurred * (1.0 - blurred) + floor
     eps = 1e-3
 

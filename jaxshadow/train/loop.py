@@ -54,8 +54,14 @@ def train(config, workdir, *, stream=None):
     gradient becomes NaN or infinite (unless optimizer.skip_nonfinite).
     """
     # ------------------------------------------------------------------ setup
+    created = not os.path.exists(workdir)
     prepare_workdir(workdir)
-    run = build_run(config)
+    try:
+        run = build_run(config)
+    except Exception:
+        if created and not os.listdir(workdir):  # a config error: leave nothing behind
+            os.rmdir(workdir)
+        raise
     is_writer = jax.process_index() == 0
     stream = stream or sys.stderr
 
