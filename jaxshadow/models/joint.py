@@ -135,8 +135,7 @@ class ShadowParameters(nn.Module):
 
         pooled = jnp.concatenate([masked_mean(mask), masked_mean(1.0 - mask)], axis=-1)
         if self.moments:
-            mean_s, std_s, mean_l, std_l = boundary_moments(
-                jnp.asarray(rgb, jnp.float32), jnp.asarray(full_mask, jnp.float32))
+            mean_s, std_s, mean_l, std_l = boundary_moments(rgb, full_mask)
             log_ratio = jnp.log(std_l) - jnp.log(std_s)
             pooled = jnp.concatenate([pooled, mean_s, mean_l, jnp.log(std_s), jnp.log(std_l)],
                                      axis=-1)
