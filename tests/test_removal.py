@@ -135,7 +135,7 @@ def test_data_check_lists_the_truncated_file_and_fails(tmp_path, capsys):
 def test_train_eval_predict_on_real_images(tmp_path, capsys):
     workdir = str(tmp_path / "run")
     tiny = ["--config.model.detector_features=(8, 16)", "--config.model.remover_features=(8, 16)",
-            "--config.data.tile=32", "--config.data.crop=32", "--config.steps=3",
+            "--config.data.tile=96", "--config.data.crop=32", "--config.steps=3",
             "--config.batch_size=8", "--config.eval_batch_size=64", "--config.log_every=1",
             "--config.eval_every=3", "--config.checkpoint_every=3", "--config.num_devices=2"]
     assert cli.main(["train", "--config", str(ROOT / "configs" / "demo.py"),
@@ -143,8 +143,8 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
     records = [json.loads(l) for l in open(f"{workdir}/metrics.jsonl")]
     evals = [r for r in records if "eval_lab_shadow" in r]
     assert evals and evals[-1]["eval_input_lab_shadow"] > evals[-1]["eval_input_lab_non_shadow"]
-    with Image.open(f"{workdir}/samples/step_000003.png") as grid:  # 6 rows × 5 columns of 32²
-        assert grid.size == (5 * 34 - 2, 6 * 34 - 2) and grid.mode == "RGB"
+    with Image.open(f"{workdir}/samples/step_000003.png") as grid:  # 6 rows × 5 columns of 96²
+        assert grid.size == (5 * 98 - 2, 6 * 98 - 2) and grid.mode == "RGB"
 
     capsys.readouterr()
     assert cli.main(["eval", "--workdir", workdir, "--json", str(tmp_path / "eval.json")]) == 0

@@ -81,12 +81,12 @@ def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
                        shadow_params=True, global_context=True, illumination_features=True,
                        boundary_moments=True)
     x = _image((2, 12, 16, 3))
-    variables = model.init(jax.random.key(0), x)
-    np.testing.assert_array_equal(model.apply(variables, x)["shadow_free"], x)
+    variables = jax.jit(model.init)(jax.random.key(0), x)  # jitted: eager ops compile one by one
+    np.testing.assert_array_equal(jax.jit(model.apply)(variables, x)["shadow_free"], x)
 
     target = jnp.clip(1.5 * x, 0.0, 1.0)
     loss = lambda p: jnp.mean(jnp.abs(model.apply({"params": p}, x)["shadow_free"] - target))
-    grads = jax.grad(loss)(variables["params"])
+    grads = jax.jit(jax.grad(loss))(variables["params"])
     assert float(jnp.abs(grads["shadow_params"]["out"]["kernel"]).sum()) > 0
     assert float(jnp.abs(grads["shadow_params"]["estimate_scale"]).sum()) > 0
     assert float(jnp.abs(grads["remover"]["context"]["kernel"]).sum()) == 0  # behind a zero head
@@ -220,17 +220,18 @@ def test_registry_has_the_new_models():
 def test_joint_affine_output_starts_as_identity_and_leaves_lit_pixels_alone():
     model = models.get("joint", detector_features=(8,), remover_features=(8,))
     x = _image((1, 12, 16, 3))
-    variables = model.init(jax.random.key(0), x)  # zero-initialised remover head
-    out = model.apply(variables, x)
+    apply = jax.jit(model.apply)
+    variables = jax.jit(model.init)(jax.random.key(0), x)  # zero-initialised remover head
+    out = apply(variables, x)
     np.testing.assert_array_equal(out["shadow_free"], x)
 
     params = _init(model, x)["params"]  # a remover that changes colours...
-    changed = model.apply({"params": params}, x)["shadow_free"]
+    changed = apply({"params": params}, x)["shadow_free"]
     assert float(jnp.max(jnp.abs(changed - x))) > 1e-3
     head = params["detector"]["unet"]["head"]  # ...but a detector that sees no shadow
     params["detector"]["unet"]["head"] = {"kernel": jnp.zeros_like(head["kernel"]),
                                           "bias": jnp.full_like(head["bias"], -40.0)}
-    unchanged = model.apply({"params": params}, x)["shadow_free"]
+    unchanged = apply({"params": params}, x)["shadow_free"]
     np.testing.assert_allclose(unchanged, x, atol=1e-6)
 
 
