@@ -54,14 +54,8 @@ def train(config, workdir, *, stream=None):
     gradient becomes NaN or infinite (unless optimizer.skip_nonfinite).
     """
     # ------------------------------------------------------------------ setup
-    created = not os.path.exists(workdir)
+    run = build_run(config)  # first: a config error leaves no workdir behind
     prepare_workdir(workdir)
-    try:
-        run = build_run(config)
-    except Exception:
-        if created and not os.listdir(workdir):  # a config error: leave nothing behind
-            os.rmdir(workdir)
-        raise
     is_writer = jax.process_index() == 0
     stream = stream or sys.stderr
 
