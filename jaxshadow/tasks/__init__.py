@@ -20,9 +20,17 @@ def make_task(config, source):
         return ClassificationTask(num_classes=source.num_classes)
     if config.task == "removal":
         data = config.data
+        synthetic = source.name == "synthetic"
+        dead_leaves = data.get("dead_leaves", 0.0)  # runs saved before the key existed
+        if not 0.0 <= dead_leaves <= 1.0:
+            raise UserError(f"data.dead_leaves is a fraction in [0, 1], got {dead_leaves}")
+        if dead_leaves and not synthetic:
+            raise UserError(f"data.dead_leaves needs data.source 'synthetic' (shadows rendered on "
+                            f"the device), not '{config.data.source}'")
         return RemovalTask(
-            render_shadows=source.name == "synthetic",
+            render_shadows=synthetic,
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
-            color_augment=data.color_augment, mask_input=data.mask_input, eval_seed=config.seed + 1234)
+            color_augment=data.color_augment, dead_leaves=float(dead_leaves),
+            mask_input=data.mask_input, eval_seed=config.seed + 1234)
     raise UserError(f"task '{config.task}' is not available yet")

@@ -3,7 +3,8 @@
 Host batch (uint8): `shadow_free` (N, H, W, 3), `index` (N,), and for real datasets `shadow`
 (N, H, W, 3) and `mask` (N, H, W, 1); for the synthetic source the shadow and its mask are
 rendered on the device (`jaxshadow.data.synthetic.render`). Training batches get a paired random
-crop / flip / rotation; evaluation shadows use keys folded from (eval_seed, example index), so
+crop / flip / rotation (and, for the synthetic source, optional recolouring and dead-leaves
+images in place of some photos, before the shadows are rendered); evaluation shadows use keys folded from (eval_seed, example index), so
 the evaluation set is the same at every evaluation and in every run.
 
 Device batch after `prepare`: `input` (the shadow image, plus the mask as a 4th channel when
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 
 from jaxshadow import losses, metrics
 from jaxshadow.data.augment import color_jitter, paired_augment
+from jaxshadow.data.dead_leaves import dead_leaves
 from jaxshadow.data.synthetic import render
 from jaxshadow.resize import imresize_matlab_batch
 
@@ -48,6 +50,15 @@ def _per_image_sums(pred, target, mask, valid, white):
     return out
 
 
+def _mix_dead_leaves(key, images, fraction):
+    """Replaces each image of (N, H, W, C) `images` by a dead-leaves image with probability
+    `fraction`, its colours drawn from the batch (`jaxshadow.data.dead_leaves`)."""
+    leaves_key, pick_key = jax.random.split(key)
+    leaves = dead_leaves(leaves_key, images)
+    replace = jax.random.uniform(pick_key, (images.shape[0], 1, 1, 1)) < fraction
+    return jnp.where(replace, leaves, images)
+
+
 @dataclasses.dataclass(frozen=True)
 class RemovalTask:
     render_shadows: bool            # synthetic source: render shadows on the device
@@ -56,6 +67,7 @@ class RemovalTask:
     flip: bool = True
     rot90: bool = False
     color_augment: bool = False     # color_jitter in training (before rendering synthetic shadows)
+    dead_leaves: float = 0.0        # synthetic: fraction of training images made dead leaves
     mask_input: bool = False        # feed the mask as a 4th input channel
     eval_seed: int = 1234
     shadow_config: Any = None       # jaxshadow.data.synthetic.ShadowConfig or None
@@ -73,6 +85,9 @@ class RemovalTask:
             rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
             images.update(color_jitter(jax.random.fold_in(key, 2), rgb))
         if self.render_shadows:
+            if train and self.dead_leaves > 0:
+                images["shadow_free"] = _mix_dead_leaves(jax.random.fold_in(key, 3),
+                                                         images["shadow_free"], self.dead_leaves)
             if train:
                 shadow, mask = render(render_key, images["shadow_free"],
                                       config=self.shadow_config)
