@@ -4,8 +4,9 @@ Host batch (uint8): `shadow_free` (N, H, W, 3), `index` (N,), and for real datas
 (N, H, W, 3) and `mask` (N, H, W, 1); for the synthetic source the shadow and its mask are
 rendered on the device (`jaxshadow.data.synthetic.render`). Training batches get a paired random
 crop / flip / rotation (and, for the synthetic source, optional recolouring and dead-leaves
-images in place of some photos, before the shadows are rendered); evaluation shadows use keys folded from (eval_seed, example index), so
-the evaluation set is the same at every evaluation and in every run.
+images in place of some photos, before the shadows are rendered); evaluation shadows use keys
+folded from (eval_seed, example index), so the evaluation set is the same at every evaluation
+and in every run.
 
 Device batch after `prepare`: `input` (the shadow image, plus the mask as a 4th channel when
 `mask_input`), `shadow`, `shadow_free`, `mask` (N, H, W, 1) float32 in [0, 1].
