@@ -1,5 +1,6 @@
 """Dead-leaves images and their use in the synthetic source's training batches."""
 
+import dataclasses
 from pathlib import Path
 
 import jax
@@ -53,11 +54,10 @@ def test_removal_task_replaces_training_photos_only():
     rng = np.random.default_rng(1)
     free = rng.integers(20, 230, (6, 24, 24, 3), dtype=np.uint8)
     batch = {"shadow_free": free, "index": np.arange(6, dtype=np.int32)}
-    task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16,
-                       dead_leaves=1.0)
+    plain_task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16)
+    task = dataclasses.replace(plain_task, dead_leaves=1.0)
     out = task.prepare(batch, jax.random.key(2), train=True)
-    plain = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16).prepare(
-        batch, jax.random.key(2), train=True)
+    plain = plain_task.prepare(batch, jax.random.key(2), train=True)
     leaves = np.asarray(out["shadow_free"])
     assert not np.allclose(leaves, plain["shadow_free"])
     assert _colours(leaves) <= _colours(np.asarray(plain["shadow_free"]))  # the batch's colours
@@ -69,9 +69,7 @@ def test_removal_task_replaces_training_photos_only():
     evaluated = task.prepare(batch, jax.random.key(2), train=False)
     np.testing.assert_allclose(evaluated["shadow_free"], free / 255.0, atol=1e-7)
     # a fraction of 0.5 replaces some images of a batch, not all
-    half = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16,
-                       dead_leaves=0.5)
-    plain_task = RemovalTask(render_shadows=True, loss_weights=(("l1", 1.0),), crop=16)
+    half = dataclasses.replace(plain_task, dead_leaves=0.5)
     replaced = [not np.allclose(a, b) for a, b in zip(
         np.asarray(half.prepare(batch, jax.random.key(7), train=True)["shadow_free"]),
         np.asarray(plain_task.prepare(batch, jax.random.key(7), train=True)["shadow_free"]))]

@@ -44,6 +44,5 @@ def dead_leaves(key, images, *, discs=96, radius=(0.025, 0.6), margin=0.15):
     dy = ys[None, :, None, None] - centres[:, None, None, :, 0]  # (N, H, 1, K)
     dx = xs[None, None, :, None] - centres[:, None, None, :, 1]  # (N, 1, W, K)
     covered = dy ** 2 + dx ** 2 <= r[:, None, None, :] ** 2  # (N, H, W, K)
-    covered = covered.at[..., 0].set(True)
-    top = jnp.max(jnp.where(covered, jnp.arange(discs), 0), axis=-1)  # (N, H, W)
+    top = jnp.max(jnp.where(covered, jnp.arange(discs), 0), axis=-1)  # (N, H, W); 0: uncovered
     return jax.vmap(lambda palette, index: palette[index])(colours, top)

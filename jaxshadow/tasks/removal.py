@@ -86,10 +86,10 @@ class RemovalTask:
             rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
             images.update(color_jitter(jax.random.fold_in(key, 2), rgb))
         if self.render_shadows:
-            if train and self.dead_leaves > 0:
-                images["shadow_free"] = _mix_dead_leaves(jax.random.fold_in(key, 3),
-                                                         images["shadow_free"], self.dead_leaves)
             if train:
+                if self.dead_leaves > 0:
+                    images["shadow_free"] = _mix_dead_leaves(
+                        jax.random.fold_in(key, 3), images["shadow_free"], self.dead_leaves)
                 shadow, mask = render(render_key, images["shadow_free"],
                                       config=self.shadow_config)
             else:

@@ -57,8 +57,7 @@ def evaluate_workdir(workdir, split="test", *, model_file=None, data_source=None
     if data_source:
         config.data.source = data_source
         config.data.crop = 0  # training crops are for the run's own images; not used here
-        if "dead_leaves" in config.data:  # training images only, and for synthetic data only
-            config.data.dead_leaves = 0.0
+        config.data.dead_leaves = 0.0  # training images only, and for synthetic data only
     run = build_run(config)
     if config.task == "removal":
         run.task = dataclasses.replace(run.task, white=white, eval_size=eval_size)
