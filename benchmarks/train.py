@@ -18,7 +18,7 @@ from jaxshadow.tasks.removal import RemovalTask
 from jaxshadow.train.mesh import global_batch, make_mesh, replicated
 from jaxshadow.train.optimizer import make_optimizer
 from jaxshadow.train.setup import build_model, state_builders
-from jaxshadow.train.state import count_params
+from jaxshadow.train.state import count_params, initialize
 from jaxshadow.train.steps import make_train_step
 
 DEFAULTS = {"cnn_small": (64, 28, 1), "cnn_tiny": (64, 28, 1), "unet": (8, 128, 3)}
@@ -53,7 +53,7 @@ def build_step(model_name, batch_size, image_size, dtype="float32"):
                           train=True)["input"]
     init_state, abstract = state_builders(config, model, tx, sample)
     sharding = jax.tree.map(lambda _: replicated(mesh), abstract)
-    state = jax.jit(init_state, out_shardings=sharding)()
+    state = initialize(init_state, sharding)
     step = make_train_step(model, task, tx, mesh, sharding)
     return step, state, global_batch(host, mesh), count_params(state.params)
 

@@ -212,6 +212,7 @@ def defaults():
     c.data.tile = 96            # synthetic: tile size cut from the bundled photos
     c.data.mask_dir = ""        # srd: a folder of masks (SRD ships none)
     c.data.test_fraction = 0.1  # paired / flat detection folders: held-out fraction
+    c.data.eval_seed = 1234     # rendered evaluation shadows; fixed, independent of `seed`
 
     # Loss terms of jaxshadow.losses and their weights (removal); 0 = not computed.
     c.loss = ml_collections.ConfigDict({"l1": 1.0, "charbonnier": 0.0, "ssim": 0.0,

@@ -73,7 +73,7 @@ def test_4_data_by_2_fsdp_logs_the_losses_of_8_way_data_parallel_and_resumes_acr
     held = {}
     for name, config in (("8 data", data), ("4 data x 2 fsdp", fsdp)):
         run = build_run(config)
-        state = jax.jit(run.init_state, out_shardings=run.state_sharding)()
+        state = run.initial_state()
         held[name] = (bytes_on_device(state.params, device),
                       bytes_on_device(state.opt_state, device))
     total = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state.params))

@@ -10,6 +10,7 @@ from jax import lax
 
 from jaxshadow import models
 from jaxshadow.models import layers
+from jaxshadow.train.state import INIT_COMPILER_OPTIONS
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -79,8 +80,9 @@ def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
     model = models.get("unet", features=(8, 16))
     x = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
     perturbed = lambda v: v + 0.05 * jax.random.normal(jax.random.key(3), v.shape)
-    # jitted: eager init and draws compile op by op (~30 s on 2 cores)
-    variables = jax.jit(lambda: jax.tree.map(perturbed, model.init(jax.random.key(0), x)))()
+    # jitted as runs initialise (eager init and draws compile op by op: ~30 s on 2 cores)
+    variables = jax.jit(lambda: jax.tree.map(perturbed, model.init(jax.random.key(0), x)),
+                        compiler_options=INIT_COMPILER_OPTIONS)()
     loss = lambda v: jnp.mean(jnp.abs(model.apply(v, x) - 0.5))
     fast = jax.jit(jax.value_and_grad(loss))(variables)
     from jaxshadow.models import unet as unet_module

@@ -19,7 +19,7 @@ SHORT = ["--config.steps=300", "--config.eval_every=300", "--config.checkpoint_e
 
 def test_bfloat16_computes_in_bf16_and_keeps_float32_state_and_loss():
     run = build_run(config_lib.resolve(DIGITS, [*SHORT, "--config.dtype=bfloat16"]))
-    state = jax.jit(run.init_state)()
+    state = run.initial_state()
     batch = run.task.prepare(sample_batch(run.source), jax.random.key(0), train=True)
     variables = {"params": state.params, **state.model_state}
     _, inter = run.model.apply(variables, batch["input"], capture_intermediates=True)
@@ -41,4 +41,4 @@ def test_digits_recipe_reaches_the_same_accuracy_in_bfloat16(tmp_path):
         accuracy[dtype] = train(config, str(tmp_path / dtype))["eval_accuracy"]
     print(f"\ntest accuracy: {accuracy}")
     assert accuracy["float32"] > 0.9
-    assert abs(accuracy["bfloat16"] - accuracy["float32"]) <= 0.01
+    assert accuracy["bfloat16"] >= accuracy["float32"] - 0.01  # no worse than one point

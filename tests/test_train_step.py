@@ -14,7 +14,7 @@ from jaxshadow.train.setup import build_run
 
 def _run_steps(config, num_steps, batches=None):
     run = build_run(config)
-    state = jax.jit(run.init_state, out_shardings=run.state_sharding)()
+    state = run.initial_state()
     step_fn = steps_lib.make_train_step(run.model, run.task, run.tx, run.mesh,
                                         run.state_sharding,
                                         ema_decay=config.optimizer.ema_decay)

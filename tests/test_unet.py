@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from jaxshadow import models
-from jaxshadow.train.state import count_params
+from jaxshadow.train.state import INIT_COMPILER_OPTIONS, count_params
 
 
 def _count(name, channels=3, **overrides):
@@ -76,12 +76,17 @@ def test_box_mean_counts_only_pixels_inside_the_image():
     np.testing.assert_allclose(box_mean(jnp.ones((1, 4, 4, 1)), 15), 1.0)
 
 
+def _jit_init(model, x):
+    """model.init, jitted as runs initialise (eager init compiles its ops one by one)."""
+    return jax.jit(model.init, compiler_options=INIT_COMPILER_OPTIONS)(jax.random.key(0), x)
+
+
 def test_joint_with_every_option_starts_as_identity_and_trains_them_all():
     model = models.get("joint", detector_features=(8,), remover_features=(8,),
                        shadow_params=True, global_context=True, illumination_features=True,
                        boundary_moments=True)
     x = _image((2, 12, 16, 3))
-    variables = jax.jit(model.init)(jax.random.key(0), x)  # jitted: eager ops compile one by one
+    variables = _jit_init(model, x)
     np.testing.assert_array_equal(jax.jit(model.apply)(variables, x)["shadow_free"], x)
 
     target = jnp.clip(1.5 * x, 0.0, 1.0)
@@ -221,7 +226,7 @@ def test_joint_affine_output_starts_as_identity_and_leaves_lit_pixels_alone():
     model = models.get("joint", detector_features=(8,), remover_features=(8,))
     x = _image((1, 12, 16, 3))
     apply = jax.jit(model.apply)
-    variables = jax.jit(model.init)(jax.random.key(0), x)  # zero-initialised remover head
+    variables = _jit_init(model, x)  # zero-initialised remover head
     out = apply(variables, x)
     np.testing.assert_array_equal(out["shadow_free"], x)
 

@@ -32,5 +32,5 @@ def make_task(config, source):
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
             color_augment=data.color_augment, dead_leaves=float(dead_leaves),
-            mask_input=data.mask_input, eval_seed=config.seed + 1234)
+            mask_input=data.mask_input, eval_seed=data.eval_seed)
     raise UserError(f"task '{config.task}' is not available yet")

@@ -55,6 +55,7 @@ def train(config, workdir, *, stream=None):
     """
     # ------------------------------------------------------------------ setup
     run = build_run(config)  # first: a config error leaves no workdir behind
+    config = run.config  # resolved from the data (e.g. the classifier's class count)
     prepare_workdir(workdir)
     is_writer = jax.process_index() == 0
     stream = stream or sys.stderr

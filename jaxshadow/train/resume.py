@@ -64,7 +64,7 @@ def _params_state(run, saved, path, saved_config):
     abstract = run.abstract_state
     compat.check_params_fit(path, saved_config, run.config, shapes_of(saved["params"]),
                             shapes_of(abstract.params))
-    state = jax.jit(run.init_state, out_shardings=run.state_sharding)()
+    state = run.initial_state()
     params = jax.tree.unflatten(jax.tree.structure(abstract.params),
                                 jax.tree.leaves(saved["params"]))
     model_state = state.model_state
@@ -132,5 +132,5 @@ def start(run, workdir, *, warn):
         return Start(state, 0, checkpointer,
                      f"fine-tuning from the parameters of {source.path(step)}")
 
-    state = jax.jit(run.init_state, out_shardings=run.state_sharding)()
+    state = run.initial_state()
     return Start(state, 0, checkpointer)

@@ -16,7 +16,7 @@ from jaxshadow.tasks import make_task
 from jaxshadow.train.mesh import check_batch_size, mesh_from_config
 from jaxshadow.train.optimizer import make_optimizer
 from jaxshadow.train.sharding_rules import state_shardings
-from jaxshadow.train.state import create_train_state
+from jaxshadow.train.state import create_train_state, initialize
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -33,6 +33,10 @@ class Run:
     init_state: Any        # () -> TrainState, pure
     abstract_state: Any    # TrainState of ShapeDtypeStruct
     state_sharding: Any    # TrainState of NamedSharding: large leaves split on 'fsdp'
+
+    def initial_state(self):
+        """The train state at step 0, on `state_sharding`."""
+        return initialize(self.init_state, self.state_sharding)
 
     @property
     def eval_batch_size(self):
@@ -59,6 +63,7 @@ def build_run(config):
     if config.eval_batch_size:
         check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
     source = make_source(config.data)
+    config = with_source_classes(config, source)
     task = make_task(config, source)
     model = build_model(config.model, config.dtype)
     tx, schedule = make_optimizer(config.optimizer, config.steps)
@@ -68,6 +73,26 @@ def build_run(config):
     state_sharding = state_shardings(abstract_state, mesh)
     return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
                state_sharding)
+
+
+def with_source_classes(config, source):
+    """`config` with `model.num_classes` set to the classification source's class count.
+
+    An explicit `model.num_classes` wins, but may not be smaller than the data's count (labels
+    past the last logit make the cross-entropy NaN). Other tasks: `config` unchanged.
+    """
+    classes = getattr(source, "num_classes", None)
+    if config.task != "classification" or not classes:
+        return config
+    if "num_classes" in config.model:
+        if config.model.num_classes < classes:
+            raise UserError(f"model.num_classes={config.model.num_classes} but data.source "
+                            f"'{config.data.source}' has {classes} classes")
+        return config
+    config = config.copy_and_resolve_references()
+    with config.model.unlocked():
+        config.model.num_classes = int(classes)
+    return config
 
 
 def _check_crop(data_config, source):

@@ -40,6 +40,17 @@ def create_train_state(model, tx, key, sample_input, *, ema=False):
     )
 
 
+# Initialisation runs once, so XLA's backend optimisations only slow its compilation: without
+# them the U-Nets' init compiles 2.5-4x faster on the CPU (values differ by at most one float32
+# ulp in the truncated-normal draws; every run initialises the same way, so runs stay exact).
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def initialize(init_state, sharding):
+    """Runs `init_state() -> TrainState` once, jitted, its leaves placed on `sharding`."""
+    return jax.jit(init_state, out_shardings=sharding, compiler_options=INIT_COMPILER_OPTIONS)()
+
+
 def count_params(params):
     """Number of scalars in a parameter pytree."""
     return sum(int(x.size) for x in jax.tree.leaves(params))
