@@ -126,7 +126,8 @@ def build_parser():
                           help="Lab white point: D65 (skimage rgb2lab) or D50 (MATLAB "
                                "makecform('srgb2lab'), used by the published tables' scripts)")
     evaluate.add_argument("--size", type=int, default=256,
-                          help="the resized protocol's side (the papers: 256)")
+                          help="the resized protocol's side (the papers: 256); 0: native "
+                               "resolution only")
     evaluate.add_argument("--json", help="also write the result to this JSON file")
     evaluate.set_defaults(run=_eval)
 

@@ -1,6 +1,7 @@
 """The shadow-removal results table, as the papers print it, and its JSON form.
 
-From the metrics of `RemovalTask.summarize` (with `eval_size` set), four protocols, each named:
+From the metrics of `RemovalTask.summarize` (with `eval_size` S set; without it, only the two
+native protocols), four protocols, each named:
 
     native,  pixel-pooled   Le & Samaras: error summed over every pixel of the set / pixels
     native,  per-image      mean over images of each image's mean error
@@ -13,7 +14,7 @@ non-shadow and all pixels, and the per-image mean PSNR and SSIM.
 JSON: {"dataset", "split", "step", "white", "protocol", "model": {shadow, non_shadow, all, psnr,
 ssim}, "input": {...}, "protocols": [{"protocol", "model", "input"}, ...]}; the top-level
 "protocol", "model" and "input" are the S×S pixel-pooled protocol, the one the ISTD, ISTD+ and
-SRD tables report.
+SRD tables report (the native pixel-pooled one without S).
 """
 
 KEYS = ("shadow", "non_shadow", "all", "psnr", "ssim")
@@ -33,12 +34,13 @@ def _scores(metrics, prefix, pooled, suffix):
 def removal_result(metrics, *, dataset, split, step, white, size):
     """The JSON-able result (see the module docstring) from summarised removal metrics."""
     protocols = []
-    for suffix, where in (("", "native resolution"), (f"_{size}", f"{size}x{size}")):
+    resolutions = [("", "native resolution")] + ([(f"_{size}", f"{size}x{size}")] if size else [])
+    for suffix, where in resolutions:
         for pooled, how in ((True, "pixel-pooled"), (False, "per-image")):
             protocols.append({"protocol": f"{how}, {where}",
                               "model": _scores(metrics, "", pooled, suffix),
                               "input": _scores(metrics, "input_", pooled, suffix)})
-    primary = protocols[2]
+    primary = protocols[-2]  # pixel-pooled, at the resized size when there is one
     result = {"dataset": dataset, "split": split, "step": step, "white": white,
               "protocol": primary["protocol"], "model": primary["model"],
               "input": primary["input"], "protocols": protocols}

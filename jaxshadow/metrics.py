@@ -15,8 +15,11 @@ import functools
 import dm_pix
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxshadow.color import rgb_to_lab
+
+__all__ = ["ber", "ber_counts", "lab_error", "lab_error_sums", "psnr", "ssim"]
 
 
 def _mask(mask):
@@ -86,6 +89,26 @@ def psnr(pred, target, data_range=1.0):
     return 10.0 * jnp.log10(data_range**2 / mse)
 
 
+def _gaussian_taps(size=11, sigma=1.5):
+    """The normalised 1-D Gaussian window of SSIM (Wang et al.), as Python floats."""
+    x = np.arange(size) - (size - 1) / 2
+    taps = np.exp(-0.5 * (x / sigma) ** 2)
+    return tuple(float(t) for t in (taps / taps.sum()).astype(np.float32))
+
+
+def _gaussian_valid(z, taps=_gaussian_taps()):
+    """The separable Gaussian filter over H and W of (N, H, W, C) at the "valid" positions,
+    -> (N, H - k + 1, W - k + 1, C) for k taps: sums of k shifted slices per axis.
+
+    The same filter as dm_pix's default (a vmapped 1-D `jnp.convolve`), which XLA lowers to
+    one small convolution per row: 10-20x slower on the CPU than these fused slices.
+    """
+    k = len(taps)
+    h, w = z.shape[1] - k + 1, z.shape[2] - k + 1
+    z = sum(t * z[:, i:i + h] for i, t in enumerate(taps))
+    return sum(t * z[:, :, i:i + w] for i, t in enumerate(taps))
+
+
 @jax.jit
 def ssim(pred, target, data_range=1.0):
     """Mean SSIM per image, shape (N,), for (N, H, W, C) images (H, W >= 11).
@@ -98,11 +121,11 @@ def ssim(pred, target, data_range=1.0):
     leaves exactly the "valid" positions that ``dm_pix.ssim`` computes (same normalised
     Gaussian taps, truncate 3.5 -> radius 5). dm_pix only adds clipping of the variances at
     eps^2 and of |cov| at sqrt(var_a var_b), below float32 resolution; measured to agree with
-    skimage to ~1e-6, so it is used here.
+    skimage to ~1e-6, so its formula is used here, with the filter as fused shifted slices.
     """
     return dm_pix.ssim(
         jnp.asarray(pred), jnp.asarray(target), max_val=data_range,
-        filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+        k1=0.01, k2=0.03, filter_fn=_gaussian_valid,
     )
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from helpers import digits_config
-from compile_cache import compile_cache, shared_cache_dir
 from jaxshadow import cli
 from jaxshadow.errors import UserError
 from jaxshadow.train.checkpoints import Checkpointer, state_fingerprint
@@ -38,12 +37,6 @@ def _losses(workdir):
 
 def _steps(workdir, name="checkpoints"):
     return sorted(int(n) for n in os.listdir(os.path.join(workdir, name)) if n.isdigit())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled_once(tmp_path_factory):
-    with compile_cache(shared_cache_dir(tmp_path_factory)):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from compile_cache import compile_cache, shared_cache_dir
 from helpers import digits_config
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
 from jaxshadow.train import loop
 from jaxshadow.train.checkpoints import restore_latest
 from jaxshadow.train.setup import build_run
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled_once(tmp_path_factory):
-    with compile_cache(shared_cache_dir(tmp_path_factory)):
-        yield
 
 
 @pytest.fixture

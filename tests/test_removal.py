@@ -147,23 +147,30 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
         assert grid.size == (5 * 98 - 2, 6 * 98 - 2) and grid.mode == "RGB"
 
     capsys.readouterr()
-    assert cli.main(["eval", "--workdir", workdir, "--json", str(tmp_path / "eval.json")]) == 0
+    # The run's own test split at native resolution (--size 0) reproduces the run's figures.
+    assert cli.main(["eval", "--workdir", workdir, "--size", "0",
+                     "--json", str(tmp_path / "eval.json")]) == 0
     table = capsys.readouterr().out
-    assert "pixel-pooled, 256x256" in table and "per-image, native resolution" in table
+    assert "per-image, native resolution" in table and "256x256" not in table
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["dataset"] == "synthetic" and result["step"] == 3
-    assert result["protocol"] == "pixel-pooled, 256x256" and len(result["protocols"]) == 4
-    for who in ("model", "input"):
-        assert set(result[who]) == {"shadow", "non_shadow", "all", "psnr", "ssim"}
+    assert result["protocol"] == "pixel-pooled, native resolution"
+    assert len(result["protocols"]) == 2
     native = result["protocols"][0]
     assert native["input"]["shadow"] == pytest.approx(evals[-1]["eval_input_lab_shadow"], rel=1e-5)
     assert native["model"]["shadow"] == pytest.approx(evals[-1]["eval_lab_shadow"], rel=1e-5)
+    # Another source, with the four protocols of the papers' tables (the resized one first).
     pairs = tmp_path / "pairs"
     _write_paired(pairs, n=8)
     assert cli.main(["eval", "--workdir", workdir, "--data", f"paired:{pairs}", "--white", "D50",
                      "--json", str(tmp_path / "paired.json")]) == 0
+    table = capsys.readouterr().out
+    assert "pixel-pooled, 256x256" in table and "per-image, native resolution" in table
     paired = json.loads((tmp_path / "paired.json").read_text())
     assert paired["dataset"] == f"paired:{pairs}" and paired["white"] == "D50"
+    assert paired["protocol"] == "pixel-pooled, 256x256" and len(paired["protocols"]) == 4
+    for who in ("model", "input"):
+        assert set(paired[who]) == {"shadow", "non_shadow", "all", "psnr", "ssim"}
     assert paired["input"]["shadow"] > 5 * paired["input"]["non_shadow"]
 
     out = tmp_path / "out"

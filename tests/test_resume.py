@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from compile_cache import compile_cache, shared_cache_dir
 from helpers import metrics_records
 from jaxshadow import config as config_lib
 from jaxshadow.train.loop import train
@@ -39,11 +38,10 @@ def _checkpoints(workdir):
     return sorted(int(n) for n in os.listdir(path) if n.isdigit()) if os.path.isdir(path) else []
 
 
-def _start(workdir, log, cache_dir):
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache_dir)}
+def _start(workdir, log):
     return subprocess.Popen([sys.executable, "-m", "jaxshadow", "train", "--config", DIGITS,
                              "--workdir", workdir, *ARGS],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def _wait_for_checkpoint_after(workdir, step, proc, timeout=120):
@@ -54,14 +52,6 @@ def _wait_for_checkpoint_after(workdir, step, proc, timeout=120):
             return
         time.sleep(0.02)
     raise AssertionError("no checkpoint appeared")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def jit_cache(tmp_path_factory):
-    """A compilation cache shared by the runs, in-process and in the subprocesses."""
-    directory = shared_cache_dir(tmp_path_factory)
-    with compile_cache(directory):
-        yield directory
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +65,13 @@ def reference(tmp_path_factory):
 
 
 def test_kill_9_twice_then_sigterm_at_random_moments_resumes_to_identical_losses(
-        tmp_path, reference, jit_cache):
+        tmp_path, reference):
     workdir = str(tmp_path / "run")
     rng = random.Random(5)
     for attempt, sig in enumerate([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]):
         before = max(_checkpoints(workdir), default=0)
         with open(tmp_path / f"log{attempt}.txt", "w") as log:
-            proc = _start(workdir, log, jit_cache)
+            proc = _start(workdir, log)
             _wait_for_checkpoint_after(workdir, before, proc)
             time.sleep(rng.uniform(0.0, 0.2))
             assert proc.poll() is None, f"the run ended before {sig.name}"
