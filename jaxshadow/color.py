@@ -77,9 +77,10 @@ def linear_to_srgb(linear):
 
 
 def _apply_matrix(matrix, x):
-    """(..., 3) -> (..., 3): x @ matrix.T, in the input's float dtype."""
+    """(..., 3) -> (..., 3): x @ matrix.T, in the input's float dtype, at full precision (the
+    default is TF32 on GPUs and bfloat16 passes on TPUs: metrics must not depend on the backend)."""
     x = jnp.asarray(x)
-    return jnp.einsum("...j,ij->...i", x, jnp.asarray(matrix, x.dtype))
+    return jnp.einsum("...j,ij->...i", x, jnp.asarray(matrix, x.dtype), precision="highest")
 
 
 @jax.jit

@@ -62,6 +62,10 @@ from jaxshadow.color import linear_to_srgb, srgb_to_linear
 
 __all__ = ["ShadowConfig", "render"]
 
+# Full float32 products: the rendered evaluation shadows must not depend on the backend
+# (default precision is TF32 on GPUs and bfloat16 passes on TPUs).
+_EXACT = jax.lax.Precision.HIGHEST
+
 # Kinds of occluder, in the order of ShadowConfig.kind_weights / extra_kind_prob.
 KINDS = ("convex", "star", "blob", "thin")
 
@@ -304,7 +308,7 @@ def _convex_field(draws, p, extent):
     phi = draws.uniform(0, 2 * math.pi) + spacing * k
     d = draws.uniform(0.15, 0.45) * draws.uniform(0.7, 1.0, (k_max,))
     normals = jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=-1)  # (K, 2)
-    g = (q @ normals.T) / d  # (H, W, K)
+    g = jnp.matmul(q, normals.T, precision=_EXACT) / d  # (H, W, K)
     g = jnp.where(jnp.arange(k_max) < sides, g, -jnp.inf)
     return jnp.maximum(jnp.max(g, axis=-1), 0.0)
 
@@ -327,8 +331,8 @@ def _star_field(draws, p, extent):
     rel = jnp.mod(jnp.arctan2(q[..., 1], q[..., 0]) - alpha[0], 2 * math.pi)
     sector = jnp.sum(rel[..., None] >= (alpha[1:] - alpha[0]), axis=-1)  # (H, W) in [0, n)
     onehot = (sector[..., None] == jnp.arange(n)).astype(jnp.float32)  # gather-free (vmap)
-    va = onehot @ verts
-    e = onehot @ nxt - va
+    va = jnp.matmul(onehot, verts, precision=_EXACT)
+    e = jnp.matmul(onehot, nxt, precision=_EXACT) - va
     return jnp.maximum(_cross(e, q) / _cross(e, va), 0.0)
 
 
@@ -399,6 +403,5 @@ def _blur_matrix(n, sigma):
 def _blur(matte, sigma):
     """Separable Gaussian blur of an (H, W) matte, as M_H @ matte @ M_W^T."""
     h, w = matte.shape
-    hi = jax.lax.Precision.HIGHEST
-    out = jnp.matmul(_blur_matrix(h, sigma), matte, precision=hi)
-    return jnp.matmul(out, _blur_matrix(w, sigma).T, precision=hi)
+    out = jnp.matmul(_blur_matrix(h, sigma), matte, precision=_EXACT)
+    return jnp.matmul(out, _blur_matrix(w, sigma).T, precision=_EXACT)
