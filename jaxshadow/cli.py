@@ -5,7 +5,6 @@ Bad input (a missing file, a bad key or value) ends with one line on stderr and 
 
 import argparse
 import json
-import os
 import sys
 
 from jaxshadow.errors import UserError
@@ -43,7 +42,8 @@ def _eval(args, overrides):
         result = {"dataset": config.data.source, "split": args.split, "step": step, **metrics}
         print(json.dumps(result, indent=2, sort_keys=True))
     if args.json:
-        _write_text(args.json, json.dumps(result, indent=2) + "\n")
+        from jaxshadow.files import atomic_write
+        atomic_write(args.json, json.dumps(result, indent=2) + "\n")
 
 
 def _predict(args, overrides):
@@ -87,17 +87,6 @@ def _one_model(args):
     if bool(args.workdir) == bool(args.model):
         raise UserError("give either --workdir W (a run's newest checkpoint) or --model FILE "
                         "(a file written by `jaxshadow export`)")
-
-
-def _write_text(path, text):
-    """Writes `text` to `path` atomically (a temporary file renamed into place)."""
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from e
 
 
 def build_parser():

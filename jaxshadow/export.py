@@ -25,6 +25,8 @@ import ml_collections
 
 from jaxshadow import config as config_lib
 from jaxshadow.errors import UserError
+from jaxshadow.files import atomic_write
+from jaxshadow.warn import warn
 
 FORMAT = "jaxshadow-export"
 VERSION = 1
@@ -60,9 +62,6 @@ def export_workdir(workdir, out_path):
     checkpointer = Checkpointer(directory, config_lib.defaults().checkpoint)
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
 
-    def warn(text):
-        print(f"warning: {text}", flush=True)
-
     try:
         if checkpointer.latest_step() is None:
             raise UserError(f"no checkpoints in {workdir}")
@@ -83,24 +82,10 @@ def export_workdir(workdir, out_path):
         "variables": jax.tree.map(np.asarray, variables),
     }
     data = flax.serialization.msgpack_serialize(payload)
-    _write_atomic(out_path, data)
+    atomic_write(out_path, data)
     return {"path": out_path, "step": int(step), "model": config.model.name,
             "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(params)),
             "bytes": len(data)}
-
-
-def _write_atomic(path, data):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise UserError(f"cannot write {path}: {e.strerror}") from e
 
 
 def load_exported(path):

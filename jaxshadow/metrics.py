@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxshadow.color import rgb_to_lab
 
-__all__ = ["ber", "ber_counts", "lab_error", "lab_error_sums", "psnr", "ssim"]
+__all__ = ["ber", "ber_counts", "ber_from_counts", "lab_error", "lab_error_sums", "psnr", "ssim"]
 
 
 def _mask(mask):
@@ -153,10 +153,16 @@ def ber(pred_mask, gt_mask, *, per_image=False):
 
     Counts from ``ber_counts``; per_image=False pools TP, TN, Np, Nn over the batch (scalar),
     per_image=True gives one BER per image, shape (N,) (NaN where an image has no positive or
-    no negative pixel). For a whole test set, sum ``ber_counts`` over batches and apply the formula.
+    no negative pixel). For a whole test set, sum ``ber_counts`` over batches, then ``ber_from_counts``.
     """
     c = ber_counts(pred_mask, gt_mask)
     if not per_image:
         c = {k: jnp.sum(v) for k, v in c.items()}
     f = lambda k: c[k].astype(jnp.float32)
-    return 100.0 * (1.0 - 0.5 * (f("tp") / f("n_pos") + f("tn") / f("n_neg")))
+    return ber_from_counts(f("tp"), f("tn"), f("n_pos"), f("n_neg"))
+
+
+def ber_from_counts(tp, tn, n_pos, n_neg):
+    """BER in percent from counts pooled as the caller chose (arrays or Python floats):
+    100 * (1 - (tp / n_pos + tn / n_neg) / 2)."""
+    return 100.0 * (1.0 - 0.5 * (tp / n_pos + tn / n_neg))

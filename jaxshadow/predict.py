@@ -38,6 +38,7 @@ from PIL import Image
 
 from jaxshadow.data.images import is_image_name, read_image
 from jaxshadow.errors import DataError, UserError
+from jaxshadow.files import atomic_write, png_bytes
 
 TILE_BATCH = 4  # tiles per model call
 
@@ -400,15 +401,5 @@ def _check_no_input_replaced(files, names, out_dir):
 
 
 def _write_png_atomic(array, target):
-    """Writes `array` as a PNG at `target` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(np.ascontiguousarray(array)).save(f, format="PNG")
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Writes `array` as a PNG at `target` atomically (`jaxshadow.files.atomic_write`)."""
+    atomic_write(target, png_bytes(Image.fromarray(np.ascontiguousarray(array))))

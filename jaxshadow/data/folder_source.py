@@ -9,7 +9,6 @@ Each row also carries `index`, its position in the split (evaluation keys derive
 """
 
 import concurrent.futures
-import sys
 
 import numpy as np
 from PIL import Image
@@ -18,6 +17,7 @@ from jaxshadow.data.arrays import ArraySource
 from jaxshadow.data.examples import load_example
 from jaxshadow.data.layouts import DETECTION_SOURCES, list_source
 from jaxshadow.errors import DataError, UserError
+from jaxshadow.warn import warn
 
 
 def _resize(array, size, nearest):
@@ -72,8 +72,7 @@ def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
         raise UserError(f"{problems[0]}{more}; `jaxshadow data check {name}:{path}` lists "
                         f"them all, data.skip_bad_examples=True skips them")
     if problems:
-        print(f"warning: skipped {len(problems)} bad files in {name}:{path} "
-              f"(first: {problems[0]})", file=sys.stderr)
+        warn(f"skipped {len(problems)} bad files in {name}:{path} (first: {problems[0]})")
     for split, good in loaded.items():
         if not good:
             raise UserError(f"{name} at {path}: no usable examples in split '{split}'")

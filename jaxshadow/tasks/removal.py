@@ -165,5 +165,5 @@ class RemovalTask:
                 out[f"{prefix}ssim{s}"] = sums[f"{who}_ssim_sum{s}"] / count
         if "ber_tp" in sums:
             pos, neg = max(sums["ber_n_pos"], 1.0), max(sums["ber_n_neg"], 1.0)
-            out["ber"] = 100.0 * (1.0 - 0.5 * (sums["ber_tp"] / pos + sums["ber_tn"] / neg))
+            out["ber"] = metrics.ber_from_counts(sums["ber_tp"], sums["ber_tn"], pos, neg)
         return out

@@ -20,7 +20,6 @@ Safety, in the order Orbax (0.12) does things:
 
 import os
 import shutil
-import sys
 import zlib
 
 import jax
@@ -31,6 +30,7 @@ from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxshadow.errors import UserError
+from jaxshadow.warn import warn
 from jaxshadow.train.compat import shape_differences
 
 
@@ -235,12 +235,7 @@ def _all_processes_ok(ok):
     return bool(multihost_utils.process_allgather(np.int32(ok)).min())
 
 
-def _warn_stderr(text):
-    if jax.process_index() == 0:
-        print(f"warning: {text}", file=sys.stderr, flush=True)
-
-
-def restore_latest(workdir, ckpt_config, abstract_state, shardings, *, warn=_warn_stderr):
+def restore_latest(workdir, ckpt_config, abstract_state, shardings, *, warn=warn):
     """(state, step) of the newest readable checkpoint in WORKDIR/checkpoints, on `shardings`.
 
     A damaged newer checkpoint is reported and skipped (left in place: readers move nothing).

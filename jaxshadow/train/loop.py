@@ -22,6 +22,8 @@ import optax
 from jaxshadow import config as config_lib
 from jaxshadow.data.pipeline import train_batches
 from jaxshadow.errors import UserError
+from jaxshadow.files import atomic_write
+from jaxshadow.warn import warn
 from jaxshadow.train import resume
 from jaxshadow.train import steps as steps_lib
 from jaxshadow.train.evaluate import evaluate_split
@@ -31,14 +33,6 @@ from jaxshadow.train.preemption import StopRequest
 from jaxshadow.train.report import Reporter
 from jaxshadow.train.samples import SampleWriter
 from jaxshadow.train.setup import build_run, prepare_workdir, sample_batch
-
-
-def _write_config(workdir, config):
-    path = os.path.join(workdir, "config.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(config_lib.to_json(config))
-    os.replace(tmp, path)
 
 
 def _skipped_updates(opt_state):
@@ -60,15 +54,14 @@ def train(config, workdir, *, stream=None):
     is_writer = jax.process_index() == 0
     stream = stream or sys.stderr
 
-    def warn(text):
-        if is_writer:
-            print(f"warning: {text}", file=stream, flush=True)
+    def warn_here(text):
+        warn(text, stream)
 
     # ------------------------------------------- resume, fine-tune or initialise
-    start = resume.start(run, workdir, warn=warn)
+    start = resume.start(run, workdir, warn=warn_here)
     state, start_step, checkpointer = start.state, start.step, start.checkpointer
     if is_writer:
-        _write_config(workdir, config)
+        atomic_write(os.path.join(workdir, "config.json"), config_lib.to_json(config))
 
     train_step = steps_lib.make_train_step(run.model, run.task, run.tx, run.mesh,
                                            run.state_sharding,

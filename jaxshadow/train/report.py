@@ -11,13 +11,23 @@ import os
 import sys
 import time
 
+from jaxshadow.files import atomic_write
+
+
+NO_TENSORBOARD = ("TensorBoard summaries are off (TensorFlow and clu are not installed; "
+                  "pip install 'jaxshadow[tf]' to get them); metrics.jsonl has every record")
 
 
 def _tensorboard_writer(logdir, is_writer):
     """A CLU writer for TensorBoard; None where TensorFlow/TensorBoard are not installed."""
+    from jaxshadow.data.tf_setup import import_tensorflow, tensorflow_available
+
+    if not tensorflow_available():  # accelerator images often lack TensorFlow
+        return None
+    import_tensorflow()  # first, so that clu's TensorFlow never sees the GPUs
     try:
         from clu import metric_writers
-    except ImportError:  # accelerator images often lack TensorFlow: metrics.jsonl still works
+    except ImportError:
         return None
     return metric_writers.create_default_writer(logdir, just_logging=not is_writer,
                                                 asynchronous=True)
@@ -39,6 +49,8 @@ class Reporter:
         self.writer = _tensorboard_writer(os.path.join(workdir, "tb"), is_writer)
         self._bar = None
         if is_writer:
+            if self.writer is None:
+                print(NO_TENSORBOARD, file=self.stream, flush=True)
             self._truncate_after(start_step)
             if self.stream.isatty():
                 from tqdm import tqdm
@@ -61,10 +73,7 @@ class Reporter:
                 continue  # a line cut by a kill
             if record.get("step", 0) <= step:
                 kept.append(json.dumps(record) + "\n")
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.writelines(kept)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, "".join(kept))
 
     def log(self, step, scalars):
         """Records `scalars` (name -> number) at `step` everywhere."""

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from jaxshadow.data.pipeline import eval_batches
+from jaxshadow.files import atomic_write, png_bytes
 from jaxshadow.train.mesh import replicated
 from jaxshadow.train.steps import eval_params
 
@@ -63,8 +64,6 @@ class SampleWriter:
         if not reporter.is_writer:
             return
         os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, f"step_{step:06d}.png")
-        tmp = path + ".tmp"
-        Image.fromarray(grid).save(tmp, format="PNG")
-        os.replace(tmp, path)
+        atomic_write(os.path.join(self.directory, f"step_{step:06d}.png"),
+                     png_bytes(Image.fromarray(grid)))
         reporter.images(step, {"samples": grid[None]})
