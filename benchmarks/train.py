@@ -49,9 +49,9 @@ def build_step(model_name, batch_size, image_size, dtype="float32"):
     tx, _ = make_optimizer(config.optimizer, config.steps)
     mesh = make_mesh(1)
     host = _host_batch(model_name, batch_size, image_size, channels, np.random.default_rng(0))
-    sample = task.prepare({k: v[:1] for k, v in host.items()}, jax.random.key(0),
-                          train=True)["input"]
-    init_state, abstract = state_builders(config, model, tx, sample)
+    input_shape = jax.eval_shape(lambda b: task.prepare(b, jax.random.key(0), train=True),
+                                 {k: v[:1] for k, v in host.items()})["input"].shape[1:]
+    init_state, abstract = state_builders(config, model, tx, input_shape)
     sharding = jax.tree.map(lambda _: replicated(mesh), abstract)
     state = initialize(init_state, sharding)
     step = make_train_step(model, task, tx, mesh, sharding)

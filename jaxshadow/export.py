@@ -2,6 +2,7 @@
 
     export_workdir(workdir, out_path) -> summary dict     (the `jaxshadow export` command)
     load_exported(path) -> (model, variables, config)
+    read_export(path) -> jaxshadow.loading.Trained        (with the step and input shape)
 
 The file is Flax msgpack (`flax.serialization.msgpack_serialize`: plain data and raw arrays,
 nothing executable) of
@@ -11,7 +12,7 @@ nothing executable) of
      "variables": {"params": <EMA params when the run kept an EMA, else params>,
                    <other collections, e.g. "batch_stats">}}
 
-Only the newest readable checkpoint's parameters are written: no optimizer state.
+Only the newest readable checkpoint's evaluation variables are written: no optimizer state.
 """
 
 import json
@@ -21,29 +22,13 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
-import ml_collections
 
 from jaxshadow import config as config_lib
 from jaxshadow.errors import UserError
 from jaxshadow.files import atomic_write
-from jaxshadow.warn import warn
 
 FORMAT = "jaxshadow-export"
 VERSION = 1
-
-
-def _input_shape(meta, config):
-    """One example's model input shape (H, W, C): saved with the checkpoint, else from the data."""
-    if meta.get("input_shape"):
-        return [int(n) for n in meta["input_shape"]]
-    from jaxshadow.data.sources import make_source
-    from jaxshadow.tasks import make_task
-    from jaxshadow.train.setup import sample_batch
-
-    source = make_source(config.data)
-    task = make_task(config, source)
-    return list(task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
-                .shape[1:])
 
 
 def export_workdir(workdir, out_path):
@@ -52,52 +37,33 @@ def export_workdir(workdir, out_path):
     Returns {'path', 'step', 'model', 'num_params', 'bytes'}. Raises UserError for a workdir
     without checkpoints or an output path that cannot be written.
     """
-    from jaxshadow.train.checkpoints import Checkpointer
+    from jaxshadow.loading import load_trained
 
-    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    if not os.path.isdir(directory):
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
         raise UserError(f"no checkpoints in {workdir} (is it a jaxshadow workdir?)")
     if os.path.isdir(out_path):
         raise UserError(f"--out {out_path} is a directory; give a file name")
-    checkpointer = Checkpointer(directory, config_lib.defaults().checkpoint)
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-
-    try:
-        if checkpointer.latest_step() is None:
-            raise UserError(f"no checkpoints in {workdir}")
-        restored, step = checkpointer.newest_readable(
-            lambda s: checkpointer.restore_as_saved(s, device), warn=warn, set_aside=False)
-    finally:
-        checkpointer.close()
-    if step is None:
-        raise UserError(f"no readable checkpoint in {workdir}/checkpoints")
-    state, meta = restored
-    config = config_lib.validate(ml_collections.ConfigDict(meta["config"]))
-    params = state.get("ema_params") or state["params"]
-    variables = jax.device_get({"params": params, **(state.get("model_state") or {})})
+    trained = load_trained(workdir)
     payload = {
-        "format": FORMAT, "version": VERSION, "step": int(step),
-        "config": config_lib.to_json(config),
-        "input_shape": _input_shape(meta, config),
-        "variables": jax.tree.map(np.asarray, variables),
+        "format": FORMAT, "version": VERSION, "step": int(trained.step),
+        "config": config_lib.to_json(trained.config),
+        "input_shape": list(trained.input_shape),
+        "variables": jax.tree.map(np.asarray, jax.device_get(trained.variables)),
     }
     data = flax.serialization.msgpack_serialize(payload)
     atomic_write(out_path, data)
-    return {"path": out_path, "step": int(step), "model": config.model.name,
+    params = trained.variables["params"]
+    return {"path": out_path, "step": int(trained.step), "model": trained.config.model.name,
             "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(params)),
             "bytes": len(data)}
 
 
-def load_exported(path):
-    """Reads a file written by `export_workdir`; returns (model, variables, config).
+def read_export(path):
+    """Reads a file written by `export_workdir` -> `jaxshadow.loading.Trained`.
 
-    model: the flax Module rebuilt with `build_model(config.model, config.dtype)`.
-    variables: {'params': ..., <other collections>} of jax arrays, ready for
-      `model.apply(variables, images, train=False)` with images (N, H, W, C) like the training
-      inputs (float32 in [0, 1]).
-    config: the training run's validated ConfigDict (task, model, data, ...).
     Raises UserError naming `path` for a missing, truncated, corrupted or foreign file.
     """
+    from jaxshadow.loading import Trained
     from jaxshadow.train.checkpoints import shapes_of
     from jaxshadow.train.setup import build_model
 
@@ -120,6 +86,7 @@ def load_exported(path):
         config = config_lib.validate(config_lib.from_json(payload["config"]))
         input_shape = tuple(int(n) for n in payload["input_shape"])
         variables = payload["variables"]
+        step = int(payload["step"])
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: corrupted export ({type(e).__name__}: {e})") from e
     model = build_model(config.model, config.dtype)
@@ -132,4 +99,16 @@ def load_exported(path):
     if not isinstance(variables, dict) or not fits:
         raise UserError(f"{path}: corrupted export (its arrays do not match the model "
                         f"'{config.model.name}')")
-    return model, jax.tree.map(jnp.asarray, variables), config
+    return Trained(model, jax.tree.map(jnp.asarray, variables), config, step, input_shape)
+
+
+def load_exported(path):
+    """(model, variables, config) of the export file at `path` (see `read_export`).
+
+    model: the flax Module rebuilt from the config; variables: {'params': ..., <other
+    collections>} of jax arrays, ready for `model.apply(variables, images, train=False)` with
+    images (N, H, W, C) like the training inputs (float32 in [0, 1]); config: the training
+    run's validated ConfigDict (task, model, data, ...).
+    """
+    trained = read_export(path)
+    return trained.model, trained.variables, trained.config

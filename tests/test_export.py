@@ -11,10 +11,10 @@ from jaxshadow import cli
 from jaxshadow.data.sources import make_source
 from jaxshadow.errors import UserError
 from jaxshadow.export import export_workdir, load_exported
-from jaxshadow.train.checkpoints import restore_latest
+from jaxshadow.train.checkpoints import abstract_like, restore_latest
 from jaxshadow.train.loop import train
 from jaxshadow.train.setup import build_run
-from jaxshadow.train.steps import eval_params
+from jaxshadow.train.steps import eval_variables
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +45,11 @@ def test_export_then_load_gives_the_runs_logits(trained, tmp_path, capsys):
     assert loaded_config.task == "classification"
 
     run = build_run(config)
-    state, step = restore_latest(workdir, config.checkpoint, run.abstract_state,
-                                 run.state_sharding)
+    target = abstract_like(run.abstract_state, run.state_sharding)
+    state, _, step = restore_latest(workdir, config.checkpoint, lambda meta: target)
     assert step == 10
     images = _test_images(config)
-    expected = run.model.apply({"params": eval_params(state), **state.model_state}, images)
+    expected = run.model.apply(eval_variables(state), images)
     logits = model.apply(variables, images, train=False)
     np.testing.assert_array_equal(np.asarray(logits), np.asarray(expected))
     # The EMA is what was exported, not the raw parameters.

@@ -13,7 +13,7 @@ from helpers import digits_config
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
 from jaxshadow.train import loop
-from jaxshadow.train.checkpoints import restore_latest
+from jaxshadow.train.checkpoints import abstract_like, restore_latest
 from jaxshadow.train.setup import build_run
 
 
@@ -66,8 +66,8 @@ def test_nonfinite_loss_stops_naming_the_step_and_the_kept_checkpoint(tmp_path, 
 
     config = _config()
     run = build_run(config)
-    state, step = restore_latest(workdir, config.checkpoint, run.abstract_state,
-                                 run.state_sharding)
+    target = abstract_like(run.abstract_state, run.state_sharding)
+    state, _, step = restore_latest(workdir, config.checkpoint, lambda meta: target)
     assert step == 5 and all(bool(jnp.all(jnp.isfinite(x)))
                              for x in jax.tree.leaves(state.params))
 

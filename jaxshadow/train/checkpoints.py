@@ -235,23 +235,24 @@ def _all_processes_ok(ok):
     return bool(multihost_utils.process_allgather(np.int32(ok)).min())
 
 
-def restore_latest(workdir, ckpt_config, abstract_state, shardings, *, warn=warn):
-    """(state, step) of the newest readable checkpoint in WORKDIR/checkpoints, on `shardings`.
+def restore_latest(workdir, ckpt_config, target_for, *, warn=warn):
+    """(state, meta, step) of the newest readable checkpoint in WORKDIR/checkpoints.
 
+    target_for(meta) -> the TrainState of ShapeDtypeStruct (shardings set, see `abstract_like`)
+    to restore onto, from that checkpoint's metadata (its config and input shape).
     A damaged newer checkpoint is reported and skipped (left in place: readers move nothing).
-    Raises UserError when there is none.
+    Raises UserError when there is none, or when the saved arrays do not fit the target.
     """
     checkpointer = Checkpointer(os.path.join(os.path.abspath(workdir), "checkpoints"),
                                 ckpt_config)
-    target = abstract_like(abstract_state, shardings)
-    expected = shapes_of(abstract_state)
 
     def restore(step):
-        saved = checkpointer.saved_shapes(step)
+        target = target_for(checkpointer.read_meta(step))
+        saved, expected = checkpointer.saved_shapes(step), shapes_of(target)
         if saved != expected:
             raise UserError(f"{checkpointer.path(step)} does not match its run's config: "
                             f"{'; '.join(shape_differences(saved, expected))}")
-        return checkpointer.restore(step, target)[0]
+        return checkpointer.restore(step, target)
 
     try:
         if checkpointer.latest_step() is None:
@@ -261,7 +262,8 @@ def restore_latest(workdir, ckpt_config, abstract_state, shardings, *, warn=warn
             raise UserError(f"no readable checkpoint in {workdir}/checkpoints")
     finally:
         checkpointer.close()
-    return restored, step
+    state, meta = restored
+    return state, meta, step
 
 
 def abstract_like(tree, shardings):

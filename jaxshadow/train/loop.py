@@ -32,7 +32,7 @@ from jaxshadow.train.nonfinite import NonFiniteWatch
 from jaxshadow.train.preemption import StopRequest
 from jaxshadow.train.report import Reporter
 from jaxshadow.train.samples import SampleWriter
-from jaxshadow.train.setup import build_run, prepare_workdir, sample_batch
+from jaxshadow.train.setup import build_run, prepare_workdir
 
 
 def _skipped_updates(opt_state):
@@ -66,7 +66,8 @@ def train(config, workdir, *, stream=None):
     train_step = steps_lib.make_train_step(run.model, run.task, run.tx, run.mesh,
                                            run.state_sharding,
                                            ema_decay=config.optimizer.ema_decay)
-    eval_step = steps_lib.make_eval_step(run.model, run.task, run.mesh, run.state_sharding)
+    eval_step = steps_lib.make_eval_step(run.model, run.task, run.mesh,
+                                         steps_lib.eval_variables(run.state_sharding))
     reporter = Reporter(workdir, total_steps=config.steps, start_step=start_step,
                         is_writer=is_writer, stream=stream)
     if start.note:
@@ -78,9 +79,7 @@ def train(config, workdir, *, stream=None):
                             process_index=jax.process_index(),
                             process_count=jax.process_count())
 
-    input_shape = run.task.prepare(sample_batch(run.source), jax.random.key(0),
-                                   train=True)["input"].shape[1:]
-    meta = {"config": config.to_dict(), "input_shape": list(input_shape)}
+    meta = {"config": config.to_dict(), "input_shape": list(run.input_shape)}
 
     samples = (SampleWriter(run, workdir, config.num_samples)
                if config.task == "removal" and config.num_samples else None)
@@ -141,10 +140,11 @@ def train(config, workdir, *, stream=None):
             evaluated = done % config.eval_every == 0 or done == config.steps
             if evaluated:
                 eval_metrics = {f"eval_{k}": v for k, v in
-                                evaluate_split(run, eval_step, state).items()}
+                                evaluate_split(run, eval_step,
+                                               steps_lib.eval_variables(state)).items()}
                 reporter.log(done, eval_metrics)
                 if samples:
-                    samples.write(state, done, reporter)
+                    samples.write(steps_lib.eval_variables(state), done, reporter)
                 last_time = time.monotonic()  # evaluation time is not training throughput
 
             if is_save:

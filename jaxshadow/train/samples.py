@@ -16,7 +16,6 @@ from PIL import Image
 from jaxshadow.data.pipeline import eval_batches
 from jaxshadow.files import atomic_write, png_bytes
 from jaxshadow.train.mesh import replicated
-from jaxshadow.train.steps import eval_params
 
 COLUMNS = ("input", "output", "ground truth", "predicted mask", "true mask")
 GAP = 2  # white pixels between tiles
@@ -34,7 +33,7 @@ def grid_image(columns):
 
 
 class SampleWriter:
-    """Renders the grid for a train state and writes it (process 0 only)."""
+    """Renders the grid for the model's variables and writes it (process 0 only)."""
 
     def __init__(self, run, workdir, count):
         self.directory = os.path.join(workdir, "samples")
@@ -43,9 +42,8 @@ class SampleWriter:
         model, task = run.model, run.task
 
         @functools.partial(jax.jit, out_shardings=replicated(run.mesh))  # every process reads it
-        def columns(state, batch):
+        def columns(variables, batch):
             batch = task.prepare(batch, jax.random.key(0), train=False)
-            variables = {"params": eval_params(state), **state.model_state}
             outputs = model.apply(variables, batch["input"], train=False)
             if isinstance(outputs, dict):
                 pred_mask = jax.nn.sigmoid(outputs["mask_logits"])
@@ -58,9 +56,10 @@ class SampleWriter:
 
         self._columns = columns
 
-    def write(self, state, step, reporter):
-        """Writes samples/step_<step>.png atomically and the grid to TensorBoard."""
-        grid = grid_image(jax.device_get(self._columns(state, self.batch)))
+    def write(self, variables, step, reporter):
+        """Writes samples/step_<step>.png atomically and the grid to TensorBoard, for the
+        model's `variables` (`steps.eval_variables(state)`)."""
+        grid = grid_image(jax.device_get(self._columns(variables, self.batch)))
         if not reporter.is_writer:
             return
         os.makedirs(self.directory, exist_ok=True)

@@ -30,6 +30,7 @@ class Run:
     model: Any
     tx: Any
     schedule: Any
+    input_shape: tuple     # one example's model input (H, W, C), as the task prepares it
     init_state: Any        # () -> TrainState, pure
     abstract_state: Any    # TrainState of ShapeDtypeStruct
     state_sharding: Any    # TrainState of NamedSharding: large leaves split on 'fsdp'
@@ -56,6 +57,14 @@ def sample_batch(source, split="train"):
             source.element_spec(split).items()}
 
 
+def model_input_shape(task, source):
+    """(H, W, C) of one training example as the model reads it (after the task's crops and
+    channels), from shapes alone: nothing is computed or compiled."""
+    prepared = jax.eval_shape(lambda batch: task.prepare(batch, jax.random.key(0), train=True),
+                              sample_batch(source))
+    return tuple(int(n) for n in prepared["input"].shape[1:])
+
+
 def build_run(config):
     """Mesh, data source, task, model, optimizer and the train state's shapes and shardings."""
     mesh = mesh_from_config(config)
@@ -68,11 +77,11 @@ def build_run(config):
     model = build_model(config.model, config.dtype)
     tx, schedule = make_optimizer(config.optimizer, config.steps)
     _check_crop(config.data, source)
-    sample_input = task.prepare(sample_batch(source), jax.random.key(0), train=True)["input"]
-    init_state, abstract_state = state_builders(config, model, tx, sample_input)
+    input_shape = model_input_shape(task, source)
+    init_state, abstract_state = state_builders(config, model, tx, input_shape)
     state_sharding = state_shardings(abstract_state, mesh)
-    return Run(config, mesh, source, task, model, tx, schedule, init_state, abstract_state,
-               state_sharding)
+    return Run(config, mesh, source, task, model, tx, schedule, input_shape, init_state,
+               abstract_state, state_sharding)
 
 
 def with_source_classes(config, source):
@@ -106,11 +115,21 @@ def _check_crop(data_config, source):
                         f"{data_config.source} ({h}×{w})")
 
 
-def state_builders(config, model, tx, sample_input):
-    """(init_state: () -> TrainState, its ShapeDtypeStruct tree), for inputs like sample_input."""
+def state_builders(config, model, tx, input_shape):
+    """(init_state: () -> TrainState, its ShapeDtypeStruct tree) for model inputs of one
+    example's shape `input_shape` (H, W, C). Needs no data: a saved run rebuilds its state's
+    structure from its config and the input shape it saved."""
     init_state = functools.partial(create_train_state, model, tx, jax.random.key(config.seed),
-                                   sample_input, ema=config.optimizer.ema_decay > 0)
+                                   tuple(input_shape), ema=config.optimizer.ema_decay > 0)
     return init_state, jax.eval_shape(init_state)
+
+
+def abstract_state(config, input_shape):
+    """The TrainState of ShapeDtypeStruct of a run with `config`, for model inputs of one
+    example's shape (H, W, C)."""
+    model = build_model(config.model, config.dtype)
+    tx, _ = make_optimizer(config.optimizer, config.steps)
+    return state_builders(config, model, tx, input_shape)[1]
 
 
 def prepare_workdir(workdir):

@@ -24,10 +24,11 @@ class TrainState(flax.struct.PyTreeNode):
     ema_params: Any = None
 
 
-def create_train_state(model, tx, key, sample_input, *, ema=False):
-    """Initialises the model on `sample_input` (N, H, W, C) and the optimizer; pure."""
+def create_train_state(model, tx, key, input_shape, *, ema=False):
+    """Initialises the model on zeros of one example's `input_shape` (H, W, C) and the
+    optimizer; pure."""
     init_key, state_key = jax.random.split(key)
-    variables = model.init(init_key, sample_input, train=False)
+    variables = model.init(init_key, jnp.zeros((1, *input_shape), jnp.float32), train=False)
     params = variables["params"]
     model_state = {k: v for k, v in variables.items() if k != "params"}
     return TrainState(

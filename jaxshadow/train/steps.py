@@ -1,7 +1,10 @@
 """The pure training and evaluation steps, compiled once over the mesh.
 
     train_step(state, batch) -> (state, metrics)     state donated; batch sharded on 'data'
-    eval_step(state, batch)  -> sums                 per-batch sums, replicated
+    eval_step(variables, batch) -> sums              per-batch sums, replicated
+
+`eval_variables(state)` are what evaluation, samples and exports run: the EMA of the parameters
+when the run keeps one, and the model's other collections.
 
 Randomness for step s is `fold_in(state.rng, s)`, so a step's result depends only on the state
 and the batch. `trace_counts` counts Python traces: each step must trace once per run; a second
@@ -58,21 +61,24 @@ def make_train_step(model, task, tx, mesh, state_sharding, *, ema_decay=0.0):
                    donate_argnums=0)
 
 
-def eval_params(state):
-    """The parameters evaluation uses: the EMA when there is one."""
-    return state.params if state.ema_params is None else state.ema_params
+def eval_variables(state):
+    """{'params': the EMA when the run keeps one, else the parameters, <other collections>}:
+    what `model.apply(variables, x, train=False)` runs. Works on a TrainState and on a
+    TrainState of shardings alike."""
+    params = state.params if state.ema_params is None else state.ema_params
+    return {"params": params, **state.model_state}
 
 
-def make_eval_step(model, task, mesh, state_sharding):
-    """Returns the jitted `eval_step(state, batch) -> sums` (see `task.eval_sums`)."""
+def make_eval_step(model, task, mesh, variables_sharding):
+    """Returns the jitted `eval_step(variables, batch) -> sums` (see `task.eval_sums`);
+    variables_sharding: `eval_variables(state_sharding)`."""
 
-    def eval_step(state, batch):
+    def eval_step(variables, batch):
         trace_counts["eval_step"] += 1
         batch = task.prepare(batch, jax.random.key(0), train=False)
-        variables = {"params": eval_params(state), **state.model_state}
         outputs = model.apply(variables, batch["input"], train=False)
         return task.eval_sums(outputs, batch)
 
-    return jax.jit(eval_step, in_shardings=(state_sharding, batch_sharding(mesh)),
+    return jax.jit(eval_step, in_shardings=(variables_sharding, batch_sharding(mesh)),
                    out_shardings=replicated(mesh))
 
