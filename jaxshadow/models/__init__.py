@@ -13,6 +13,9 @@ from jaxshadow.models.detector import ShadowDetector
 from jaxshadow.models.joint import JointRemover
 from jaxshadow.models.unet import UNet
 
+__all__ = ["CNNSmall", "CNNTiny", "JointRemover", "ShadowDetector", "UNet", "get", "names",
+           "register"]
+
 _REGISTRY = {
     "cnn_tiny": CNNTiny,
     "cnn_small": CNNSmall,
