@@ -141,3 +141,17 @@ def test_data_package_imports_without_tensorflow():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_tfds_source_without_tensorflow_datasets_says_how_to_get_it(monkeypatch):
+    import importlib.util
+
+    from jaxshadow.data.tfds_source import load_tfds
+    from jaxshadow.errors import UserError
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None
+                        if name == "tensorflow_datasets" else find_spec(name, *args))
+    with pytest.raises(UserError, match=r"'tfds:mnist' needs tensorflow-datasets: "
+                                        r"pip install 'jaxshadow\[tf\]'"):
+        load_tfds("mnist")

@@ -6,6 +6,7 @@ import pytest
 from jaxshadow.data.arrays import ArraySource
 from jaxshadow.data.pipeline import (eval_batches, num_eval_batches, step_indices,
                                      train_batches)
+from jaxshadow.data.tf_setup import tensorflow_available
 
 
 def _source(n=50):
@@ -33,7 +34,11 @@ def test_different_seeds_give_different_orders():
     assert not np.array_equal(step_indices(0, 0, 16, 50), step_indices(1, 0, 16, 50))
 
 
-@pytest.mark.parametrize("reader", ["numpy", "tf"])
+NEEDS_TF = pytest.mark.skipif(not tensorflow_available(),
+                              reason="the tf.data reader needs TensorFlow (pip install -e '.[tf]')")
+
+
+@pytest.mark.parametrize("reader", ["numpy", pytest.param("tf", marks=NEEDS_TF)])
 def test_restart_at_step_k_reproduces_the_stream(reader):
     full = _collect(reader, 0, 12)
     resumed = _collect(reader, 7, 12)
@@ -43,6 +48,7 @@ def test_restart_at_step_k_reproduces_the_stream(reader):
             np.testing.assert_array_equal(a[key], b[key])
 
 
+@NEEDS_TF
 def test_tf_and_numpy_readers_give_identical_batches():
     for a, b in zip(_collect("tf", 0, 9), _collect("numpy", 0, 9)):
         assert a.keys() == b.keys()

@@ -12,6 +12,7 @@ from skimage.color import rgb2lab
 from jaxshadow import cli
 from jaxshadow.data.folder_source import load_folder_source
 from jaxshadow.data.pipeline import train_batches
+from jaxshadow.data.tf_setup import tensorflow_available
 from jaxshadow.errors import UserError
 from jaxshadow.resize import imresize_matlab
 from jaxshadow.tasks.removal import RemovalTask
@@ -94,6 +95,8 @@ def test_training_batches_are_augmented_alike():
     np.testing.assert_array_equal(out["mask"], out["shadow"][..., :1])
 
 
+@pytest.mark.skipif(not tensorflow_available(),
+                    reason="the tf.data reader needs TensorFlow (pip install -e '.[tf]')")
 def test_paired_folder_source_streams_identically_through_tf_and_numpy(tmp_path):
     _write_paired(tmp_path / "pairs", n=12)
     source = load_folder_source("paired", str(tmp_path / "pairs"))

@@ -1,15 +1,13 @@
 """Importing TensorFlow for input pipelines only: quiet, and never holding accelerator memory."""
 
+import importlib.util
 import os
 
 
 def tensorflow_available():
-    """True when TensorFlow can be imported."""
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when TensorFlow is installed (looked up without importing it: an import must come
+    from `import_tensorflow`, which hides the GPUs first)."""
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def import_tensorflow():

@@ -10,7 +10,13 @@ from jaxshadow.errors import UserError
 
 def load_tfds(name, data_dir=""):
     """An ArraySource for the prepared tfds dataset `name` ('train' and 'test' splits)."""
+    import importlib.util
+
     from jaxshadow.data.tf_setup import import_tensorflow
+
+    if importlib.util.find_spec("tensorflow_datasets") is None:
+        raise UserError(f"data.source 'tfds:{name}' needs tensorflow-datasets: "
+                        f"pip install 'jaxshadow[tf]'")
     import_tensorflow()
     import tensorflow_datasets as tfds
 
