@@ -8,6 +8,7 @@ model reads (`prepare`: conversion, augmentation, rendered shadows), scores the 
 
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
+from jaxshadow.tasks.detection import DetectionTask
 from jaxshadow.tasks.removal import RemovalTask
 
 
@@ -33,4 +34,10 @@ def make_task(config, source):
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
             color_augment=data.color_augment, dead_leaves=float(dead_leaves),
             mask_input=data.mask_input, eval_seed=data.eval_seed)
-    raise UserError(f"task '{config.task}' is not available yet")
+    if config.task == "detection":
+        if config.model.name != "shadow_detector":
+            raise UserError(f"task 'detection' trains model 'shadow_detector' (mask logits), "
+                            f"not '{config.model.name}'")
+        data = config.data
+        return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90)
+    raise UserError(f"unknown task '{config.task}'")

@@ -107,9 +107,10 @@ def with_source_classes(config, source):
 def _check_crop(data_config, source):
     """A training crop must fit in the training images."""
     crop, spec = data_config.get("crop", 0), source.element_spec("train")
-    if not crop or "shadow_free" not in spec:
+    main = next((k for k in ("shadow_free", "image") if k in spec), None)
+    if not crop or main is None:
         return
-    h, w = spec["shadow_free"][0][:2]
+    h, w = spec[main][0][:2]
     if crop > h or crop > w:
         raise UserError(f"data.crop={crop} does not fit in the training images of "
                         f"{data_config.source} ({h}×{w})")

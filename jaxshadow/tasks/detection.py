@@ -1,0 +1,77 @@
+"""Shadow detection: predict the shadow mask, scored by the balanced error rate (BER).
+
+Host batch (uint8): `image` (N, H, W, 3), `mask` (N, H, W, 1) of 0/255 (255 = shadow), `index`.
+Device batch after `prepare`: `input` (the image, float32 in [0, 1]) and `mask` (N, H, W, 1)
+in {0, 1}; training batches get a paired random crop / flip / rotation.
+
+The loss is `losses.mask_bce` on the model's mask logits (N, H, W, 1). Evaluation follows the
+field's script (SBU, ISTD): TP, TN, Np, Nn are counted over every pixel of the split
+(prediction sigmoid(logits) > 0.5 against mask > 0.5), then
+
+    BER = 100 (1 - (TP/Np + TN/Nn) / 2),  shadow error 100 (1 - TP/Np),
+    non-shadow error 100 (1 - TN/Nn)
+
+at the resolution the data is loaded at: a set of mixed sizes such as SBU needs
+`data.load_size`, while the published tables score at each mask's own size.
+"""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxshadow import losses, metrics
+from jaxshadow.data.augment import paired_augment
+
+COUNTS = ("tp", "tn", "n_pos", "n_neg")
+
+
+def _pooled(counts):
+    """Shadow, non-shadow error rates and BER in percent from pooled counts (floats or arrays;
+    a class with no pixel counts as one, so an empty class scores 0 error, not NaN)."""
+    pos, neg = jnp.maximum(counts["n_pos"], 1.0), jnp.maximum(counts["n_neg"], 1.0)
+    return {"ber": metrics.ber_from_counts(counts["tp"], counts["tn"], pos, neg),
+            "shadow_error": 100.0 * (1.0 - counts["tp"] / pos),
+            "non_shadow_error": 100.0 * (1.0 - counts["tn"] / neg)}
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionTask:
+    crop: Any = None                # training crop size (int) or None
+    flip: bool = True
+    rot90: bool = False
+
+    def prepare(self, batch, key, train):
+        images = {"image": batch["image"].astype(jnp.float32) / 255.0,
+                  "mask": (batch["mask"].astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)}
+        if train and (self.crop or self.flip or self.rot90):
+            images = paired_augment(key, images, crop=self.crop, flip=self.flip, rot90=self.rot90)
+        out = {**images, "input": images["image"]}
+        if "valid" in batch:
+            out["valid"] = batch["valid"]
+        return out
+
+    def loss(self, logits, batch):
+        """Mean binary cross-entropy of the logits, and the batch's pooled BER."""
+        counts = metrics.ber_counts(jax.nn.sigmoid(logits), batch["mask"])
+        pooled = {k: jnp.sum(v).astype(jnp.float32) for k, v in counts.items()}
+        return losses.mask_bce(logits, batch["mask"]), {"ber": _pooled(pooled)["ber"]}
+
+    def eval_sums(self, logits, batch):
+        """Counts and cross-entropy summed over the valid rows."""
+        valid = batch["valid"]
+        counts = metrics.ber_counts(jax.nn.sigmoid(logits), batch["mask"])
+        sums = {k: jnp.sum(counts[k] * valid) for k in COUNTS}
+        bce = optax.sigmoid_binary_cross_entropy(logits.astype(jnp.float32), batch["mask"])
+        sums["loss"] = jnp.sum(jnp.mean(bce, axis=(1, 2, 3)) * valid)
+        sums["count"] = jnp.sum(valid)
+        return sums
+
+    def summarize(self, sums):
+        """Summed statistics over the whole split -> {'ber', 'shadow_error', 'non_shadow_error',
+        'loss'} (the loss: mean over images of each image's mean cross-entropy)."""
+        out = {k: float(v) for k, v in _pooled({k: float(sums[k]) for k in COUNTS}).items()}
+        out["loss"] = float(sums["loss"]) / max(float(sums["count"]), 1.0)
+        return out
