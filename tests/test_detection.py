@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from jaxshadow import cli
+from jaxshadow import config as config_lib
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.detection import DetectionTask
+from jaxshadow.train.setup import build_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real" / "detection"
@@ -76,11 +78,10 @@ def test_the_detector_recipe_trains_and_evaluates_on_a_folder(tmp_path, capsys):
 
 
 def test_detection_needs_the_detector_model(tmp_path):
+    data = tmp_path / "d"
+    _write_detection(data, n=4)
+    config = config_lib.resolve(str(ROOT / "configs" / "sbu_detector.py"),
+                                [f"--config.data.source=detection:{data}",
+                                 "--config.model.name=unet"])
     with pytest.raises(UserError, match="task 'detection' trains model 'shadow_detector'"):
-        from jaxshadow import config as config_lib
-        from jaxshadow.train.setup import build_run
-        data = tmp_path / "d"
-        _write_detection(data, n=4)
-        build_run(config_lib.resolve(str(ROOT / "configs" / "sbu_detector.py"),
-                                     [f"--config.data.source=detection:{data}",
-                                      "--config.model.name=unet"]))
+        build_run(config)

@@ -10,12 +10,8 @@ from jaxshadow.data.sources import make_source
 from jaxshadow.tasks import make_task
 
 
-def _demo_config(**keys):
-    config = config_lib.load("configs/demo.py")
-    for key, value in keys.items():
-        node, *path = key.split(".")
-        (config[node] if path else config)[path[0] if path else node] = value
-    return config_lib.validate(config)
+def _demo_config(*overrides):
+    return config_lib.resolve("configs/demo.py", list(overrides))
 
 
 def _eval_batch(config, source):
@@ -26,9 +22,9 @@ def _eval_batch(config, source):
 
 def test_training_seeds_share_the_rendered_test_set():
     source = make_source(_demo_config().data)
-    first = _eval_batch(_demo_config(seed=0), source)
-    second = _eval_batch(_demo_config(seed=1), source)
+    first = _eval_batch(_demo_config("--config.seed=0"), source)
+    second = _eval_batch(_demo_config("--config.seed=1"), source)
     for key in ("input", "shadow", "mask", "shadow_free"):
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
-    other = _eval_batch(_demo_config(**{"data.eval_seed": 7}), source)
+    other = _eval_batch(_demo_config("--config.data.eval_seed=7"), source)
     assert not np.array_equal(first["mask"], other["mask"])
