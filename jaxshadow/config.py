@@ -194,6 +194,7 @@ def defaults():
     # both axes, large parameters and their optimizer state over 'fsdp' (train/sharding_rules.py).
     c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1})
     c.num_samples = 6           # removal: before/after rows in WORKDIR/samples/ at each eval
+    c.predict_size = 0          # removal: long side `predict` runs the network at; 0 = full size
 
     c.model = ml_collections.ConfigDict({"name": "cnn_small"})
 
@@ -210,6 +211,10 @@ def defaults():
     c.data.dead_leaves = 0.0    # synthetic: fraction of training images made dead leaves
     c.data.mask_input = False   # removal: feed the shadow mask as a 4th input channel
     c.data.tile = 96            # synthetic: tile size cut from the bundled photos
+    c.data.shadows = "synshadow"  # rendered shadows: a preset of jaxshadow.data.synthetic.PRESETS
+    c.data.photo_size = 256     # photos: side of the square views cut from each photo
+    c.data.photo_scales = (1.0, 2.0, 3.0)  # photos: shorter side = k * photo_size, each k
+    c.data.cache_gb = 2.0       # photos: decoded photos kept in memory (least recently used)
     c.data.mask_dir = ""        # srd: a folder of masks (SRD ships none)
     c.data.test_fraction = 0.1  # paired / flat detection folders: held-out fraction
     c.data.eval_seed = 1234     # rendered evaluation shadows; fixed, independent of `seed`

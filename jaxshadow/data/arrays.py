@@ -8,11 +8,14 @@ class ArraySource:
 
     splits: {'train': {'image': uint8 (N, H, W, C), 'label': int32 (N,)}, 'test': {...}}
     task: the task its examples serve ('classification', 'removal' or 'detection').
+    renders_shadows: removal examples are shadow-free images only; the task renders shadows.
     """
 
-    def __init__(self, name, splits, num_classes=None, task="classification"):
+    def __init__(self, name, splits, num_classes=None, task="classification",
+                 renders_shadows=False):
         self.name = name
         self.task = task
+        self.renders_shadows = renders_shadows
         self.splits = {s: {k: np.ascontiguousarray(v) for k, v in arrays.items()}
                        for s, arrays in splits.items()}
         self.num_classes = num_classes

@@ -42,11 +42,17 @@ _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the picture a quarter 
 _CORRUPT = "truncated or corrupt image"
 
 
-def read_image(path, *, kind: str = "rgb") -> np.ndarray:
-    """Reads the image at `path`: uint8 HxWx3 for `kind="rgb"`, uint8 HxW of 0/255 for `"mask"`."""
+def read_image(path, *, kind: str = "rgb", min_side: int | None = None) -> np.ndarray:
+    """Reads the image at `path`: uint8 HxWx3 for `kind="rgb"`, uint8 HxW of 0/255 for `"mask"`.
+
+    `min_side`: the caller will shrink the picture so that its shorter side is about this many
+    pixels; JPEGs are then decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale that keeps both
+    sides at least `min_side` (Pillow's `draft`, many times faster for large photos). Other
+    formats are decoded at full size.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    img, png16 = _decode(path)
+    img, png16 = _decode(path, min_side=min_side)
     if kind == "mask":
         return np.where(_to_gray8(img) >= 128, np.uint8(255), np.uint8(0))
     return _to_rgb8(img, png16, path)
@@ -78,7 +84,8 @@ def image_size(path) -> tuple[int, int]:
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode(path, rawmode: str | None = None) -> tuple[Image.Image, str | None]:
+def _decode(path, rawmode: str | None = None,
+            min_side: int | None = None) -> tuple[Image.Image, str | None]:
     """Opens, fully decodes and orients the image.
 
     Returns the image and, for a 48/64-bit PNG, the raw mode Pillow decoded it with (its high
@@ -89,6 +96,8 @@ def _decode(path, rawmode: str | None = None) -> tuple[Image.Image, str | None]:
             png16 = _png16_rawmode(img)
             if rawmode is not None:
                 img.tile = [img.tile[0]._replace(args=rawmode)]
+            if min_side and img.format == "JPEG":
+                img.draft(img.mode, (min_side, min_side))
             img.load()  # forces the whole decode: truncation surfaces here, not later
             ImageOps.exif_transpose(img, in_place=True)  # no copy when there is nothing to turn
             return img, png16

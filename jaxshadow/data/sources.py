@@ -3,13 +3,14 @@
     digits            scikit-learn's bundled handwritten digits (classification)
     tfds:NAME         a prepared tensorflow-datasets classification dataset (also plain `mnist`)
     synthetic         bundled photos, shadows rendered on the device (removal)
+    photos:PATH[,PATH]  any folders of shadow-free photos, shadows rendered on the device
     istd:PATH  istd_plus:PATH  srd:PATH  paired:PATH  detection:PATH   the field's folders
 """
 
 from jaxshadow.errors import UserError
 
 FOLDER_SOURCES = ("istd", "istd_plus", "srd", "paired", "detection")
-SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", *(f"{n}:PATH" for n in FOLDER_SOURCES))
+SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", *(f"{n}:PATH" for n in FOLDER_SOURCES))
 
 
 def folder_options(name, data_config):
@@ -31,6 +32,9 @@ def make_source(data_config):
     if name == "synthetic":
         from jaxshadow.data.synthetic_source import load_synthetic
         return load_synthetic(tile=data_config.get("tile", 96))
+    if name == "photos":
+        from jaxshadow.data.photos_source import load_photos
+        return load_photos(arg, data_config)
     if name in FOLDER_SOURCES:
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 
 from jaxshadow.color import linear_to_srgb, srgb_to_linear
 
-__all__ = ["ShadowConfig", "render"]
+__all__ = ["PRESETS", "ShadowConfig", "render"]
 
 # Full float32 products: the rendered evaluation shadows must not depend on the backend
 # (default precision is TF32 on GPUs and bfloat16 passes on TPUs).
@@ -117,6 +117,27 @@ class ShadowConfig:
             raise ValueError(f"ShadowConfig.kind_weights: 4 weights >= 0, not {self.kind_weights}")
         if len(self.extra_kind_prob) != 4 or not all(0 <= p <= 1 for p in self.extra_kind_prob):
             raise ValueError(f"ShadowConfig.extra_kind_prob: 4 probabilities, not {self.extra_kind_prob}")
+
+
+# Shadows as they look in photographs at a working resolution of 192-384 pixels (long side):
+#
+# - coverage 5-60 %: the share of the frame in shadow in the field's paired sets (ISTD and SRD
+#   scenes are framed around one cast shadow; SBU's masks cover a few % to over half);
+# - penumbra: a sun of angular diameter 0.53 degrees (9.3 mrad) gives a soft edge about
+#   d * 9.3 mrad wide for an occluder d metres from the surface, i.e. 5-30 mm for d = 0.5-3 m;
+#   over a 1-5 m wide frame that is 0.1-3 % of its side; focus blur and resampling widen it
+#   further, so sigma is drawn from 0.3-2.5 % of the longer side;
+# - occluders: most real shadows are cast by objects out of the frame (buildings, walls, cars:
+#   large polygons whose straight edge cuts across the image) or by irregular bodies (trees,
+#   people: blobs), the rest by thin structures (poles, branches), alone or beside a large one;
+# - darkness and colour: SynShadow's affine model and ranges (fitted by Inoue & Yamasaki to
+#   the paired shadow / shadow-free images of ISTD and SRD), unchanged.
+PRESETS = {
+    "synshadow": ShadowConfig(),
+    "photo": ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
+                          penumbra=(0.003, 0.025), kind_weights=(0.35, 0.15, 0.35, 0.15),
+                          extra_kind_prob=(0.15, 0.1, 0.15, 0.3)),
+}
 
 
 @functools.partial(jax.jit, static_argnames="config")

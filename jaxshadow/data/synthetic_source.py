@@ -54,4 +54,4 @@ def load_synthetic(tile=96):
     for split, names in (("train", TRAIN_PHOTOS), ("test", TEST_PHOTOS)):
         tiles = np.stack([t for name in names for t in _tiles(_photo(name), tile)])
         splits[split] = {"shadow_free": tiles, "index": np.arange(len(tiles), dtype=np.int32)}
-    return ArraySource("synthetic", splits, task="removal")
+    return ArraySource("synthetic", splits, task="removal", renders_shadows=True)

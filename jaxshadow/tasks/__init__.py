@@ -6,6 +6,7 @@ model reads (`prepare`: conversion, augmentation, rendered shadows), scores the 
 `summarize` turns into the metrics a run reports. The training core is the same for every task.
 """
 
+from jaxshadow.data.synthetic import PRESETS
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
 from jaxshadow.tasks.detection import DetectionTask
@@ -21,15 +22,18 @@ def make_task(config, source):
         return ClassificationTask(num_classes=source.num_classes)
     if config.task == "removal":
         data = config.data
-        synthetic = source.name == "synthetic"
+        rendered = getattr(source, "renders_shadows", False)
         dead_leaves = data.get("dead_leaves", 0.0)  # runs saved before the key existed
         if not 0.0 <= dead_leaves <= 1.0:
             raise UserError(f"data.dead_leaves is a fraction in [0, 1], got {dead_leaves}")
-        if dead_leaves and not synthetic:
-            raise UserError(f"data.dead_leaves needs data.source 'synthetic' (shadows rendered on "
-                            f"the device), not '{config.data.source}'")
+        if dead_leaves and not rendered:
+            raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
+                            f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
+        shadows = data.get("shadows", "synshadow")
+        if shadows not in PRESETS:
+            raise UserError(f"data.shadows must be one of {sorted(PRESETS)}, got '{shadows}'")
         return RemovalTask(
-            render_shadows=synthetic,
+            render_shadows=rendered, shadow_config=PRESETS[shadows],
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
             color_augment=data.color_augment, dead_leaves=float(dead_leaves),
