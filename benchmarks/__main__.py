@@ -1,5 +1,6 @@
 """python -m benchmarks {conv,train,input,all} [--quick] [--json PATH] [--peers] [--chart PATH]
-[--model NAME --batch-size N --image-size S]"""
+[--model NAME --batch-size N --image-size S]
+python -m benchmarks real [--export FILE | --workdir W] [--size S] [--grid PNG] [--json PATH]"""
 
 import argparse
 import os
@@ -13,7 +14,7 @@ from benchmarks import report, suite  # noqa: E402  (after the allocator setting
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("which", choices=("conv", "train", "input", "all"))
+    p.add_argument("which", choices=("conv", "train", "input", "all", "real"))
     p.add_argument("--quick", action="store_true", help="small shapes, few repeats (CI)")
     p.add_argument("--json", help="write the records here")
     p.add_argument("--chart", help="write a PNG chart here")
@@ -21,8 +22,23 @@ def main(argv=None):
     p.add_argument("--model", help="train: one model (with --batch-size, --image-size)")
     p.add_argument("--batch-size", type=int, help="train batch; conv: U-Net batch")
     p.add_argument("--image-size", type=int, help="train image size; conv: U-Net image size")
+    p.add_argument("--export", dest="model_file", help="real: an export file (default: the "
+                                                       "shipped model)")
+    p.add_argument("--workdir", help="real: a run directory instead")
+    p.add_argument("--size", type=int, help="real: working resolution (default: the model's)")
+    p.add_argument("--grid", help="real: write the before/after grid here (PNG)")
+    p.add_argument("--data", help="real: the folder of real images (default ../shared/data/real)")
     args = p.parse_args(argv)
     log = lambda line: print(line, file=sys.stderr, flush=True)
+    if args.which == "real":
+        from benchmarks import real_photos
+        from jaxshadow.errors import UserError
+        try:
+            real_photos.main(args)
+        except UserError as e:
+            print(f"python -m benchmarks real: error: {e}", file=sys.stderr)
+            sys.exit(2)
+        return
 
     status = suite.peers_status(args.peers)
     for peer, state in status.items():

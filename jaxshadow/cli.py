@@ -47,13 +47,27 @@ def _eval(args, overrides):
 
 
 def _predict(args, overrides):
-    from jaxshadow.inference import load_removal_model
+    from jaxshadow.inference import check_removal, removal_apply_fn
     from jaxshadow.predict import predict_files
 
-    _one_model(args)
-    apply_fn, _ = load_removal_model(args.workdir, args.model)
-    summary = predict_files(apply_fn, args.inputs, args.out, compare=args.compare,
-                            tile=args.tile, overlap=args.overlap)
+    if args.workdir and args.model:
+        raise UserError("give --workdir W (a run's newest checkpoint) or --model FILE (a file "
+                        "written by `jaxshadow export`), not both")
+    if args.workdir or args.model:
+        from jaxshadow.loading import load_trained
+
+        where = args.workdir or args.model
+        trained = load_trained(where)
+    else:
+        from jaxshadow import pretrained
+
+        where = str(pretrained.MODEL_FILE)
+        trained = pretrained.load_trained()
+    check_removal(trained.config, where)
+    size = args.size if args.size is not None else trained.config.get("predict_size", 0)
+    summary = predict_files(removal_apply_fn(trained.model, trained.variables), args.inputs,
+                            args.out, compare=args.compare, tile=args.tile,
+                            overlap=args.overlap, size=size)
     images = [p for p in summary["written"] if not p.endswith(("_mask.png", "_compare.png"))]
     print(f"wrote {len(images)} images to {args.out}"
           + (f"; {len(summary['failed'])} inputs failed" if summary["failed"] else ""))
@@ -120,9 +134,14 @@ def build_parser():
     evaluate.add_argument("--json", help="also write the result to this JSON file")
     evaluate.set_defaults(run=_eval)
 
-    predict = commands.add_parser("predict", help="remove shadows from your images")
+    predict = commands.add_parser("predict", help="remove shadows from your images (with the "
+                                                  "shipped model unless --workdir or --model)")
     predict.add_argument("--workdir", help="a trained removal run (its newest checkpoint)")
     predict.add_argument("--model", help="a file written by `jaxshadow export`, instead")
+    predict.add_argument("--size", type=int, default=None,
+                         help="working resolution: the long side the network sees (its "
+                              "correction is upsampled to full size); default: the model's "
+                              "predict_size; 0: full resolution")
     predict.add_argument("--out", required=True, help="output folder (created)")
     predict.add_argument("--compare", action="store_true",
                          help="also write input | output | mask side by side")

@@ -215,6 +215,8 @@ def defaults():
     c.data.photo_size = 256     # photos: side of the square views cut from each photo
     c.data.photo_scales = (1.0, 2.0, 3.0)  # photos: shorter side = k * photo_size, each k
     c.data.cache_gb = 2.0       # photos: decoded photos kept in memory (least recently used)
+    c.data.mixture = ()         # source 'mixture': ((SOURCE, WEIGHT), ...), removal sources
+    c.data.mix_size = 256       # mixture: every example becomes a square of this side
     c.data.mask_dir = ""        # srd: a folder of masks (SRD ships none)
     c.data.test_fraction = 0.1  # paired / flat detection folders: held-out fraction
     c.data.eval_seed = 1234     # rendered evaluation shadows; fixed, independent of `seed`

@@ -47,19 +47,26 @@ TILE_BATCH = 4  # tiles per model call
 
 
 def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multiple: int = 16,
-                   batch: int = TILE_BATCH):
+                   batch: int = TILE_BATCH, size: int = 0):
     """Removes the shadows from one image.
 
     Args:
       apply_fn: `apply_fn(x)` with `x` float32 (N, H, W, 3) in [0, 1], H and W multiples of
-        `multiple`; returns a dict with "shadow_free" (N, H, W, 3) and "mask" (N, H, W, 1) in
-        [0, 1] or None (or absent).
+        `multiple`; returns a dict with "shadow_free" (N, H, W, 3), "mask" (N, H, W, 1) in
+        [0, 1] or None (or absent), and optionally "gain", "offset" (N, H, W, 3) with
+        shadow_free = x * gain + offset (absent: gain 1, offset the residual).
       image: uint8 (H, W, 3), or float (H, W, 3) in [0, 1]; (H, W) grayscale is accepted too.
       tile: largest height/width run in one piece; larger images are tiled (rounded up to a
         multiple of `multiple`).
       overlap: width of the band shared by neighbouring tiles, `0 <= overlap <= tile // 2`.
       multiple: the model's input height and width must be multiples of this.
       batch: tiles per model call (fixed, so the batch shape never changes).
+      size: the working resolution: when > 0 and the image's long side is larger, the model
+        runs on the image shrunk to long side `size` (antialiased), and its correction (gain,
+        offset) and mask, which are smooth, are upsampled bilinearly and applied to the
+        full-resolution image: `out = image * gain↑ + offset↑`, so the texture stays sharp.
+        The shrunk image is reflect-padded to a `size` × `size` canvas, so photos of every
+        aspect share one compiled shape.
 
     Returns:
       `(shadow_free, mask)`: uint8 (H, W, 3) and uint8 (H, W) in 0..255, or None where the
@@ -67,16 +74,55 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
     """
     x = _as_float_image(image)
     tile = check_tiling(tile, overlap, multiple, batch)
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    height, width = x.shape[:2]
+    if size and max(height, width) > size:
+        small = resize_image(x, working_shape(height, width, size), antialias=True)
+        side = _round_up(size, multiple)  # one canvas for every aspect: one compilation
+        out = _full_outputs(apply_fn, small, tile, overlap, multiple, batch,
+                            canvas=(side, side) if side <= tile else None)
+        gain = resize_image(out["gain"], (height, width))
+        offset = resize_image(out["offset"], (height, width))
+        free = x * gain + offset
+        mask = None if out["mask"] is None else resize_image(out["mask"][..., None],
+                                                             (height, width))[..., 0]
+    else:
+        out = _full_outputs(apply_fn, x, tile, overlap, multiple, batch)
+        free, mask = out["shadow_free"], out["mask"]
+    return _to_uint8(free), None if mask is None else _to_uint8(mask)
+
+
+def working_shape(height, width, size):
+    """(h, w) of an image resized so that its long side is `size` (each side at least 1)."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(x, shape, *, antialias=False):
+    """(H, W, C) float32 -> (shape[0], shape[1], C): bilinear (`jax.image.resize`, half-pixel
+    centres); with `antialias`, the kernel widens when shrinking (no aliasing)."""
+    import jax
+
+    x = np.asarray(x, np.float32)
+    if x.shape[:2] == tuple(shape):
+        return x
+    out = jax.image.resize(x, (*shape, x.shape[2]), "linear", antialias=antialias)
+    return np.asarray(out, np.float32)
+
+
+def _full_outputs(apply_fn, x, tile, overlap, multiple, batch, canvas=None):
+    """The model's outputs for the whole (H, W, 3) image `x`, cropped to (H, W):
+    {"shadow_free", "gain", "offset": (H, W, 3), "mask": (H, W) or None}, float32.
+    `canvas`: pad to this (height, width) instead of the next multiples of `multiple`."""
     height, width = x.shape[:2]
     if height <= tile and width <= tile:
-        padded = _pad_to(x, _round_up(height, multiple), _round_up(width, multiple))
-        free, mask = _run(apply_fn, padded[None])
-        free, mask = free[0], None if mask is None else mask[0]
+        padded = pad_to(x, *(canvas or (_round_up(height, multiple), _round_up(width, multiple))))
+        out = {k: None if v is None else v[0]
+               for k, v in _outputs(apply_fn(padded[None]), padded[None]).items()}
     else:
-        free, mask = _tiled(apply_fn, x, tile, overlap, multiple, batch)
-    free = _to_uint8(free[:height, :width])
-    mask = None if mask is None else _to_uint8(mask[:height, :width])
-    return free, mask
+        out = _tiled(apply_fn, x, tile, overlap, multiple, batch)
+    return {k: None if v is None else v[:height, :width] for k, v in out.items()}
 
 
 def check_tiling(tile, overlap, multiple=16, batch=TILE_BATCH):
@@ -92,15 +138,14 @@ def check_tiling(tile, overlap, multiple=16, batch=TILE_BATCH):
 
 
 def _tiled(apply_fn, x, tile, overlap, multiple, batch):
-    """Runs overlapping same-shape tiles and blends them; returns float (H', W', 3), (H', W')."""
+    """Runs overlapping same-shape tiles and blends every output; returns the `_outputs` dict
+    over the padded image, (H', W', C) arrays ((H', W') for the mask)."""
     rows = _axis_plan(x.shape[0], tile, overlap, multiple)
     cols = _axis_plan(x.shape[1], tile, overlap, multiple)
     (th, starts_y, wy), (tw, starts_x, wx) = rows, cols
-    padded = _pad_to(x, starts_y[-1] + th, starts_x[-1] + tw)
-    free_acc = np.zeros(padded.shape, np.float32)
-    mask_acc = np.zeros(padded.shape[:2], np.float32)
+    padded = pad_to(x, starts_y[-1] + th, starts_x[-1] + tw)
+    acc = {}
     weight_acc = np.zeros(padded.shape[:2], np.float32)
-    has_mask = False
 
     boxes = [(i, j) for i in range(len(starts_y)) for j in range(len(starts_x))]
     groups = [boxes[k:k + batch] for k in range(0, len(boxes), batch)]
@@ -109,26 +154,30 @@ def _tiled(apply_fn, x, tile, overlap, multiple, batch):
         tiles = [padded[starts_y[i]:starts_y[i] + th, starts_x[j]:starts_x[j] + tw]
                  for i, j in group]
         tiles += [tiles[-1]] * (batch - len(tiles))  # one batch shape for every call
-        return apply_fn(np.stack(tiles))
+        tiles = np.stack(tiles)
+        return apply_fn(tiles), tiles
 
     pending = dispatch(groups[0])
     for g, group in enumerate(groups):
-        out = pending
+        out, tiles = pending
         if g + 1 < len(groups):  # JAX dispatch is asynchronous: queue the next batch first
             pending = dispatch(groups[g + 1])
-        free, mask = _outputs(out)
-        for k, (i, j) in enumerate(group):
-            w = np.outer(wy[i], wx[j]).astype(np.float32)
-            ys = slice(starts_y[i], starts_y[i] + th)
-            xs = slice(starts_x[j], starts_x[j] + tw)
-            free_acc[ys, xs] += free[k] * w[..., None]
-            weight_acc[ys, xs] += w
-            if mask is not None:
-                has_mask = True
-                mask_acc[ys, xs] += mask[k] * w
+        for name, value in _outputs(out, tiles).items():
+            if value is None:
+                acc.setdefault(name, None)
+                continue
+            if acc.get(name) is None:
+                acc[name] = np.zeros((*padded.shape[:2], *value.shape[3:]), np.float32)
+            for k, (i, j) in enumerate(group):
+                w = np.outer(wy[i], wx[j]).astype(np.float32)
+                w = w.reshape(w.shape + (1,) * (value.ndim - 3))
+                acc[name][starts_y[i]:starts_y[i] + th, starts_x[j]:starts_x[j] + tw] += value[k] * w
+        for i, j in group:
+            weight_acc[starts_y[i]:starts_y[i] + th, starts_x[j]:starts_x[j] + tw] += np.outer(
+                wy[i], wx[j])
     weight_acc = np.maximum(weight_acc, np.finfo(np.float32).tiny)  # every pixel has weight > 0
-    free = free_acc / weight_acc[..., None]
-    return free, (mask_acc / weight_acc if has_mask else None)
+    return {name: None if a is None else a / weight_acc.reshape(
+        weight_acc.shape + (1,) * (a.ndim - 2)) for name, a in acc.items()}
 
 
 def _axis_plan(size, tile, overlap, multiple):
@@ -170,19 +219,22 @@ def _ramp(overlap):
     return r
 
 
-def _run(apply_fn, batch):
-    return _outputs(apply_fn(batch))
-
-
-def _outputs(out):
-    """(free (N, H, W, 3), mask (N, H, W) or None) as float32 NumPy arrays."""
+def _outputs(out, inputs):
+    """{"shadow_free", "gain", "offset": (N, H, W, 3), "mask": (N, H, W) or None}, float32
+    NumPy, from a model's outputs for `inputs` (N, H, W, 3); without "gain"/"offset" the gain
+    is 1 and the offset the residual."""
     free = np.asarray(out["shadow_free"], dtype=np.float32)
     mask = out.get("mask")
     if mask is not None:
         mask = np.asarray(mask, dtype=np.float32)
         if mask.ndim == 4:
             mask = mask[..., 0]
-    return free, mask
+    if out.get("gain") is not None and out.get("offset") is not None:
+        gain = np.asarray(out["gain"], dtype=np.float32)
+        offset = np.asarray(out["offset"], dtype=np.float32)
+    else:
+        gain, offset = np.ones_like(free), free - inputs
+    return {"shadow_free": free, "gain": gain, "offset": offset, "mask": mask}
 
 
 def _as_float_image(image):
@@ -198,7 +250,7 @@ def _as_float_image(image):
     raise ValueError(f"expected a uint8 or float image, got {a.dtype}")
 
 
-def _pad_to(x, height, width):
+def pad_to(x, height, width):
     """Pads (H, W, C) at the bottom and right to (height, width): reflect, or edge where an
     axis is 1 pixel long (reflection needs two). NumPy reflects repeatedly for long pads."""
     for axis, target in ((0, height), (1, width)):
@@ -299,7 +351,7 @@ def _output_files(name, *, fold=False):
 
 
 def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, tile=512,
-                  overlap=64):
+                  overlap=64, size=0):
     """Removes shadows from the images in `inputs` (files and folders) and writes PNGs.
 
     For each image, writes to `out_dir`: `<stem>.png` (the shadow-free image at the input's
@@ -310,7 +362,8 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
     A missing or unreadable input is skipped, reported on stderr in one line and listed in
     "failed"; the others are still done. Raises `UserError` naming `out_dir` when it cannot be
     created or written, when an output would replace one of the inputs, or when `tile` and
-    `overlap` do not fit together, before any work.
+    `overlap` do not fit together, before any work. `size`: the working resolution
+    (`remove_shadows`; 0: the model sees the full-resolution image).
 
     Returns `{"written": [output paths (str)], "failed": [(input path (str), message)]}`.
     """
@@ -347,7 +400,8 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
             except DataError as e:
                 report(path, e.problem)
             else:
-                free, mask = remove_shadows(apply_fn, image, tile=tile, overlap=overlap)
+                free, mask = remove_shadows(apply_fn, image, tile=tile, overlap=overlap,
+                                            size=size)
                 outputs = [(f"{name}.png", free)]
                 if mask is not None:
                     outputs.append((f"{name}_mask.png", mask))

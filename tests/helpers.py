@@ -3,6 +3,9 @@
 import json
 import os
 
+import numpy as np
+from PIL import Image
+
 from jaxshadow import config as config_lib
 
 
@@ -32,3 +35,20 @@ def digits_config(**overrides):
             node = node[p]
         node[leaf] = value
     return config_lib.validate(c)
+
+
+def write_paired(root, n=6, size=(24, 32)):
+    """A `paired:` folder of n random shadow / shadow-free / mask PNG triplets of (H, W) `size`:
+    the left half of every image is in shadow (half as bright)."""
+    rng = np.random.default_rng(0)
+    for sub in ("shadow", "shadow_free", "mask"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        free = rng.integers(60, 256, (*size, 3), dtype=np.uint8)
+        mask = np.zeros(size, np.uint8)
+        mask[:, : size[1] // 2] = 255
+        shadow = np.where(mask[..., None] > 0, free // 2, free).astype(np.uint8)
+        Image.fromarray(shadow).save(root / "shadow" / f"im{i}.png")
+        Image.fromarray(free).save(root / "shadow_free" / f"im{i}.png")
+        Image.fromarray(mask).save(root / "mask" / f"im{i}.png")
+    return root

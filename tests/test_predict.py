@@ -379,3 +379,51 @@ def test_collect_inputs(tmp_path):
     assert [p.name for p in files] == ["a.PNG", "b.jpg", "c.webp", "x.png"]
     assert all(isinstance(p, DataError) for p in problems)
     assert [Path(p.path).name for p in problems] == ["nope.png", "empty"]
+
+
+# --------------------------------------------------------------------------- working resolution
+
+
+@jax.jit
+def smooth_affine(x):
+    """A model whose correction is smooth: gain and offset vary slowly across the image."""
+    n, h, w, _ = x.shape
+    ramp = jnp.linspace(0.0, 1.0, w)[None, None, :, None]
+    gain = 1.0 + 0.5 * ramp * jnp.ones((n, h, w, 3))
+    offset = 0.02 * jnp.ones((n, h, w, 3))
+    mask = jnp.broadcast_to(ramp, (n, h, w, 1))
+    return {"shadow_free": x * gain + offset, "mask": mask, "gain": gain, "offset": offset}
+
+
+def test_working_resolution_applies_the_upsampled_correction_at_full_size():
+    img = _image(300, 500, seed=4)  # noisy texture: any blur of the output would show
+    calls = Recording(smooth_affine)
+    free, mask = predict.remove_shadows(calls, img, size=128)
+    assert free.shape == (300, 500, 3) and mask.shape == (300, 500)
+    assert set(calls.shapes) == {(1, 128, 128, 3)}  # shrunk to long side 128, on a square canvas
+    # the correction, upsampled, applied to the full-resolution pixels: the texture survives
+    x = img.astype(np.float64) / 255.0
+    # the 500 columns became 128 (and the 300 rows 77, padded to 128): the gain ramp spans the
+    # 128 columns, and comes back to 500 by linear interpolation between pixel centres
+    ramp = np.interp((np.arange(500) + 0.5) * 128 / 500 - 0.5, np.arange(128),
+                     np.linspace(0, 1, 128))
+    want = np.rint(np.clip(x * (1 + 0.5 * ramp[None, :, None]) + 0.02, 0, 1) * 255)
+    assert np.abs(free.astype(int) - want).max() <= 1
+    assert np.corrcoef(free[..., 0].ravel(), img[..., 0].ravel())[0, 1] > 0.95
+
+
+def test_working_resolution_leaves_small_images_alone():
+    img = _image(60, 90, seed=5)
+    calls = Recording(pixelwise)
+    free, mask = predict.remove_shadows(calls, img, size=128)
+    want_free, want_mask = _expected_pixelwise(img)
+    assert np.abs(free.astype(int) - want_free).max() <= 1
+    np.testing.assert_array_equal(mask, want_mask)
+    assert calls.shapes == [(1, 64, 96, 3)]
+
+
+def test_working_resolution_one_shape_for_every_aspect():
+    calls = Recording(pixelwise)
+    for h, w in ((300, 500), (500, 300), (257, 1000), (400, 400)):
+        predict.remove_shadows(calls, _image(h, w), size=96)
+    assert set(calls.shapes) == {(1, 96, 96, 3)}

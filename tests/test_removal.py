@@ -16,6 +16,7 @@ from jaxshadow.data.tf_setup import tensorflow_available
 from jaxshadow.errors import UserError
 from jaxshadow.resize import imresize_matlab
 from jaxshadow.tasks.removal import RemovalTask
+from tests.helpers import write_paired
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -25,20 +26,6 @@ def _real():
     if not REAL.is_dir():
         pytest.fail(f"real test images not found at {REAL} (the repo must sit beside shared/)")
     return REAL
-
-
-def _write_paired(root, n=6, size=(24, 32)):
-    rng = np.random.default_rng(0)
-    for sub in ("shadow", "shadow_free", "mask"):
-        (root / sub).mkdir(parents=True)
-    for i in range(n):
-        free = rng.integers(60, 256, (*size, 3), dtype=np.uint8)
-        mask = np.zeros(size, np.uint8)
-        mask[:, : size[1] // 2] = 255
-        shadow = np.where(mask[..., None] > 0, free // 2, free).astype(np.uint8)
-        Image.fromarray(shadow).save(root / "shadow" / f"im{i}.png")
-        Image.fromarray(free).save(root / "shadow_free" / f"im{i}.png")
-        Image.fromarray(mask).save(root / "mask" / f"im{i}.png")
 
 
 def test_identity_model_scores_exactly_the_input():
@@ -98,7 +85,7 @@ def test_training_batches_are_augmented_alike():
 @pytest.mark.skipif(not tensorflow_available(),
                     reason="the tf.data reader needs TensorFlow (pip install -e '.[tf]')")
 def test_paired_folder_source_streams_identically_through_tf_and_numpy(tmp_path):
-    _write_paired(tmp_path / "pairs", n=12)
+    write_paired(tmp_path / "pairs", n=12)
     source = load_folder_source("paired", str(tmp_path / "pairs"))
     assert source.num_examples("train") + source.num_examples("test") == 12
     kw = dict(seed=5, batch_size=4, num_steps=6)
@@ -114,7 +101,7 @@ def test_paired_folder_source_streams_identically_through_tf_and_numpy(tmp_path)
 
 def test_bad_file_stops_before_training_unless_skipped(tmp_path, capsys):
     root = tmp_path / "pairs"
-    _write_paired(root, n=20)
+    write_paired(root, n=20)
     bad = root / "shadow" / "im3.png"
     bad.write_bytes(bad.read_bytes()[:60])
     with pytest.raises(UserError, match="im3.png"):
@@ -126,7 +113,7 @@ def test_bad_file_stops_before_training_unless_skipped(tmp_path, capsys):
 
 def test_data_check_lists_the_truncated_file_and_fails(tmp_path, capsys):
     root = tmp_path / "pairs"
-    _write_paired(root, n=4)
+    write_paired(root, n=4)
     bad = root / "shadow_free" / "im1.png"
     bad.write_bytes(bad.read_bytes()[:50])
     assert cli.main(["data", "check", f"paired:{root}"]) == 1
@@ -164,7 +151,7 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
     assert native["model"]["shadow"] == pytest.approx(evals[-1]["eval_lab_shadow"], rel=1e-5)
     # Another source, with the four protocols of the papers' tables (the resized one first).
     pairs = tmp_path / "pairs"
-    _write_paired(pairs, n=8)
+    write_paired(pairs, n=8)
     assert cli.main(["eval", "--workdir", workdir, "--data", f"paired:{pairs}", "--white", "D50",
                      "--json", str(tmp_path / "paired.json")]) == 0
     table = capsys.readouterr().out

@@ -208,8 +208,10 @@ def test_joint_outputs_and_gradients_reach_both_parts():
         return jnp.mean(jnp.abs(out["shadow_free"] - target)), out
 
     (_, out), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
-    assert set(out) == {"shadow_free", "mask_logits"}
+    assert set(out) == {"shadow_free", "mask_logits", "gain", "offset"}
     assert out["shadow_free"].shape == (2, 13, 20, 3) and out["shadow_free"].dtype == jnp.float32
+    # the correction as gain and offset maps: shadow_free = x * gain + offset
+    np.testing.assert_allclose(out["shadow_free"], x * out["gain"] + out["offset"], atol=1e-6)
     assert out["mask_logits"].shape == (2, 13, 20, 1) and out["mask_logits"].dtype == jnp.float32
     assert set(grads) == {"detector", "remover"}
     assert float(optax.global_norm(grads["detector"])) > 0

@@ -37,10 +37,21 @@ class ArraySource:
         The arrays stay in NumPy (no graph constant, so no 2 GB limit); tf.data runs these
         reads in parallel and prefetches.
         """
-        import tensorflow as tf
+        return read_tf(self, split, index)
 
-        arrays = self.splits[split]
-        keys = list(arrays)
-        values = tf.numpy_function(lambda i: [arrays[k][i] for k in keys], [index],
-                                   [tf.as_dtype(arrays[k].dtype) for k in keys], stateful=False)
-        return {k: tf.ensure_shape(v, arrays[k].shape[1:]) for k, v in zip(keys, values)}
+
+def read_tf(source, split, index):
+    """`source.read(split, index)` as a dict of tf.Tensors with the shapes and dtypes of
+    `source.element_spec(split)`, through `tf.numpy_function` (for tf.data's map)."""
+    import tensorflow as tf
+
+    spec = source.element_spec(split)
+    keys = list(spec)
+
+    def read(i):
+        example = source.read(split, i)
+        return [np.asarray(example[k], spec[k][1]) for k in keys]
+
+    values = tf.numpy_function(read, [index], [tf.as_dtype(spec[k][1]) for k in keys],
+                               stateful=False)
+    return {k: tf.ensure_shape(v, spec[k][0]) for k, v in zip(keys, values)}

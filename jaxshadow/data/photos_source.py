@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jaxshadow.data.arrays import read_tf
 from jaxshadow.data.images import IMAGE_EXTENSIONS, image_size, read_image
 from jaxshadow.errors import DataError, UserError
 from jaxshadow.warn import warn
@@ -82,17 +83,18 @@ def list_photos(roots):
 
 
 def _split_key(path, roots):
-    """A stable number in [0, 1) from the photo's path relative to its folder, sizes removed."""
-    for root in roots:
+    """A stable number in [0, 1) from the photo's folder (its position in `roots`) and its path
+    relative to it, with resolution tokens removed."""
+    for number, root in enumerate(roots):
         try:
             rel = Path(path).relative_to(root)
             break
         except ValueError:
             continue
     else:
-        rel = Path(path)
+        number, rel = -1, Path(path)
     stem = _SIZE_TOKEN.sub("", str(rel.with_suffix("")).replace(os.sep, "/"))
-    return zlib.crc32(stem.encode()) / 2**32
+    return zlib.crc32(f"{number}:{stem}".encode()) / 2**32
 
 
 def _largest_of_each(photos, roots):
@@ -197,13 +199,7 @@ class PhotoSource:
 
     def read_tf(self, split, index):
         """`read` for tf.data (index: a scalar int64 tensor)."""
-        import tensorflow as tf
-
-        free, idx = tf.numpy_function(
-            lambda i: (lambda e: [e["shadow_free"], e["index"]])(self.read(split, i)),
-            [index], [tf.uint8, tf.int32], stateful=False)
-        return {"shadow_free": tf.ensure_shape(free, (self.size, self.size, 3)),
-                "index": tf.ensure_shape(idx, ())}
+        return read_tf(self, split, index)
 
     def _scaled(self, split, photo, short):
         """The photo resized to shorter side `short` (uint8 (H, W, 3)), through the cache."""

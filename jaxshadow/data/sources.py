@@ -4,13 +4,14 @@
     tfds:NAME         a prepared tensorflow-datasets classification dataset (also plain `mnist`)
     synthetic         bundled photos, shadows rendered on the device (removal)
     photos:PATH[,PATH]  any folders of shadow-free photos, shadows rendered on the device
+    mixture           the removal sources of data.mixture, by weight (jaxshadow.data.mixture)
     istd:PATH  istd_plus:PATH  srd:PATH  paired:PATH  detection:PATH   the field's folders
 """
 
 from jaxshadow.errors import UserError
 
 FOLDER_SOURCES = ("istd", "istd_plus", "srd", "paired", "detection")
-SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", *(f"{n}:PATH" for n in FOLDER_SOURCES))
+SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", "mixture", *(f"{n}:PATH" for n in FOLDER_SOURCES))
 
 
 def folder_options(name, data_config):
@@ -32,6 +33,9 @@ def make_source(data_config):
     if name == "synthetic":
         from jaxshadow.data.synthetic_source import load_synthetic
         return load_synthetic(tile=data_config.get("tile", 96))
+    if name == "mixture":
+        from jaxshadow.data.mixture import load_mixture
+        return load_mixture(data_config, make_source)
     if name == "photos":
         from jaxshadow.data.photos_source import load_photos
         return load_photos(arg, data_config)

@@ -36,8 +36,14 @@ remover 7,766,339); "affine" adds 3 × (32 + 1) = 99 for the wider head: 9,710,4
 three options 9,990,045.
 
 x: (N, H, W, 3) (extra channels are ignored) -> {"shadow_free": (N, H, W, 3) float32,
-"mask_logits": (N, H, W, 1) float32}. Unlike `UNet` (an array) and `ShadowDetector` (a logits
-array), this model returns a dict.
+"mask_logits": (N, H, W, 1) float32, "gain", "offset": (N, H, W, 3) float32}, with
+``shadow_free = x_rgb * gain + offset``: the correction as two smooth maps (for "affine",
+``gain = 1 + m (exp(G tanh(g / G)) - 1)`` and ``offset = m b``; for "residual", gain 1 and the
+residual as offset), which `predict` computes at a working resolution and upsamples. Unlike
+`UNet` (an array) and `ShadowDetector` (a logits array), this model returns a dict.
+
+``mask=`` (N, H, W, 1) in [0, 1], optional: condition the remover on this mask instead of the
+detector's (to measure the remover alone with a ground-truth mask); the logits are unchanged.
 """
 
 from typing import Any, Sequence
@@ -163,7 +169,7 @@ class JointRemover(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, mask=None):
         if self.output not in OUTPUTS:
             raise ValueError(f"JointRemover.output must be one of {OUTPUTS}, got {self.output!r}")
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
@@ -171,11 +177,12 @@ class JointRemover(nn.Module):
         logits = ShadowDetector(features=self.detector_features,
                                 illumination_features=self.illumination_features,
                                 name="detector", **kw)(rgb, train)
-        mask = jax.nn.sigmoid(logits)
+        mask = jax.nn.sigmoid(logits) if mask is None else jnp.asarray(mask, jnp.float32)
         if self.output == "residual":
             conditioned = jnp.concatenate([rgb, mask], axis=-1)
             shadow_free = UNet(features=self.remover_features, out_channels=3, residual=True,
                                name="remover", **kw)(conditioned, train)
+            gain, offset = jnp.ones_like(rgb), shadow_free - rgb
         else:
             conditioned = jnp.concatenate([rgb, mask], axis=-1)
             coefficients = UNet(features=self.remover_features, out_channels=6, residual=False,
@@ -188,5 +195,7 @@ class JointRemover(nn.Module):
             g = self.max_log_gain
             log_gain = g * jnp.tanh(coefficients[..., :3] / g)
             offset = coefficients[..., 3:]
-            shadow_free = rgb + mask * (rgb * jnp.expm1(log_gain) + offset)
-        return {"shadow_free": shadow_free, "mask_logits": logits}
+            gain, offset = 1.0 + mask * jnp.expm1(log_gain), mask * offset
+            shadow_free = rgb * gain + offset
+        return {"shadow_free": shadow_free, "mask_logits": logits, "gain": gain,
+                "offset": offset}

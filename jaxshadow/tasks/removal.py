@@ -51,18 +51,21 @@ def _per_image_sums(pred, target, mask, valid, white):
     return out
 
 
-def _mix_dead_leaves(key, images, fraction):
+def _mix_dead_leaves(key, images, fraction, allowed=None):
     """Replaces each image of (N, H, W, C) `images` by a dead-leaves image with probability
-    `fraction`, its colours drawn from the batch (`jaxshadow.data.dead_leaves`)."""
+    `fraction` (only where `allowed` (N,) is true, when given), its colours drawn from the
+    batch (`jaxshadow.data.dead_leaves`)."""
     leaves_key, pick_key = jax.random.split(key)
     leaves = dead_leaves(leaves_key, images)
     replace = jax.random.uniform(pick_key, (images.shape[0], 1, 1, 1)) < fraction
+    if allowed is not None:
+        replace = replace & allowed[:, None, None, None]
     return jnp.where(replace, leaves, images)
 
 
 @dataclasses.dataclass(frozen=True)
 class RemovalTask:
-    render_shadows: bool            # synthetic source: render shadows on the device
+    render_shadows: bool            # synthetic / photos / mixture: render shadows on the device
     loss_weights: tuple             # ((term, weight), ...), terms of jaxshadow.losses
     crop: Any = None                # training crop size (int) or None
     flip: bool = True
@@ -86,10 +89,13 @@ class RemovalTask:
             rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
             images.update(color_jitter(jax.random.fold_in(key, 2), rgb))
         if self.render_shadows:
+            # a mixture (jaxshadow.data.mixture) marks which rows get rendered shadows
+            rendered = batch["rendered"] > 0 if "rendered" in batch else None
             if train:
                 if self.dead_leaves > 0:
                     images["shadow_free"] = _mix_dead_leaves(
-                        jax.random.fold_in(key, 3), images["shadow_free"], self.dead_leaves)
+                        jax.random.fold_in(key, 3), images["shadow_free"], self.dead_leaves,
+                        rendered)
                 shadow, mask = render(render_key, images["shadow_free"],
                                       config=self.shadow_config)
             else:
@@ -98,6 +104,10 @@ class RemovalTask:
                 shadow, mask = jax.vmap(lambda k, im: jax.tree.map(
                     lambda a: a[0], render(k, im[None], config=self.shadow_config)))(
                         keys, images["shadow_free"])
+            if rendered is not None:  # real pairs keep their own shadow and mask
+                pick = rendered[:, None, None, None]
+                shadow = jnp.where(pick, shadow, images["shadow"])
+                mask = jnp.where(pick, mask, images["mask"])
             images["shadow"], images["mask"] = shadow, mask
         if "mask" not in images:
             images["mask"] = jnp.zeros_like(images["shadow"][..., :1])

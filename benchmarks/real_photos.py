@@ -1,0 +1,198 @@
+"""A removal model on real photographs: `python -m benchmarks real [--model F | --workdir W]`.
+
+The real shadow images beside the project (`../shared/data/real`, evaluation material only)
+are run through the model at its working resolution (`remove_shadows(..., size=S)`, the
+upsampled correction applied to the full-resolution photo), and scored:
+
+(a) detection: BER (percent, 100 (1 - (TP/Np + TN/Nn) / 2)) of the predicted mask (> 0.5)
+    against the hand-made masks (binarized at 128) of the detection photos, pooled over all
+    pixels of all photos (as SBU / ISTD tables do) and as the mean of per-photo BERs;
+(b) removal on the ISTD triplet (scene 114-5) against its ISTD+-corrected ground truth: LAB
+    error (|ΔL| + |Δa| + |Δb|, D65) over the shadow, non-shadow and all pixels, and PSNR, for
+    the model, for the input (identity), and for the remover conditioned on the true mask (for
+    `joint`: which of detector and remover limits the result);
+(c) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`.
+
+Nothing here is fitted or tuned: the figures are measurements of a trained model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxshadow import metrics
+from jaxshadow.data.images import read_image
+from jaxshadow.data.istd_plus import istd_plus_correct
+from jaxshadow.predict import pad_to, remove_shadows, resize_image, working_shape
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+ISTD_SCENE = "114-5"
+
+
+def load_model(model_file=None, workdir=None):
+    """(trained, apply_fn, where) for an export, a workdir, or (neither) the shipped model."""
+    from jaxshadow.inference import check_removal, removal_apply_fn
+    from jaxshadow.loading import load_trained
+
+    if model_file or workdir:
+        where = model_file or workdir
+        trained = load_trained(where)
+    else:
+        from jaxshadow import pretrained
+
+        where = str(pretrained.MODEL_FILE)
+        trained = pretrained.load_trained()
+    check_removal(trained.config, where)
+    return trained, removal_apply_fn(trained.model, trained.variables), where
+
+
+def detection_scores(apply_fn, data_dir, size):
+    """BER over the detection photos: {'ber', 'ber_per_image', 'photos'} (+ per-photo list)."""
+    images = sorted((Path(data_dir) / "detection" / "images").glob("*.jpg"))
+    totals = np.zeros(4)
+    per_image = []
+    for path in images:
+        gt = read_image(Path(data_dir) / "detection" / "masks" / f"{path.stem}.png", kind="mask")
+        _, mask = remove_shadows(apply_fn, read_image(path), size=size)
+        pred, truth = mask >= 128, gt >= 128
+        counts = np.array([np.sum(pred & truth), np.sum(~pred & ~truth), np.sum(truth),
+                           np.sum(~truth)], float)
+        totals += counts
+        if counts[2] and counts[3]:
+            per_image.append(metrics.ber_from_counts(*counts))
+    return {"ber": float(metrics.ber_from_counts(*totals)),
+            "ber_per_image": float(np.mean(per_image)), "photos": len(images)}
+
+
+def _istd_triplet(data_dir):
+    folder = Path(data_dir) / "istd"
+    shadow = read_image(folder / f"{ISTD_SCENE}_shadow.png")
+    free = read_image(folder / f"{ISTD_SCENE}_shadow_free_original.png")
+    mask = read_image(folder / f"{ISTD_SCENE}_shadow_mask.png", kind="mask")
+    return shadow, istd_plus_correct(shadow, free, mask), mask
+
+
+def _removal_metrics(pred_u8, target_u8, mask_u8):
+    pred = pred_u8[None].astype(np.float32) / 255.0
+    target = target_u8[None].astype(np.float32) / 255.0
+    lab = metrics.lab_error(pred, target, (mask_u8 >= 128)[None].astype(np.float32))
+    return {"lab_shadow": float(lab["shadow"]), "lab_non_shadow": float(lab["non_shadow"]),
+            "lab_all": float(lab["all"]), "psnr": float(metrics.psnr(pred, target)[0])}
+
+
+def with_true_mask(trained, true_mask, size):
+    """An apply_fn for `remove_shadows` that conditions a `joint` remover on `true_mask`
+    (uint8 (H, W), the full image's) instead of its detector's mask; None for other models."""
+    if trained.config.model.name != "joint":
+        return None
+    model, variables = trained.model, trained.variables
+    height, width = true_mask.shape
+    shape = working_shape(height, width, size) if size and max(height, width) > size else (
+        height, width)
+    small = resize_image(true_mask[..., None].astype(np.float32) / 255.0, shape, antialias=True)
+    run = jax.jit(lambda x, m: model.apply(variables, x, train=False, mask=m))
+
+    def apply_fn(batch):
+        m = pad_to(small, batch.shape[1], batch.shape[2])[None]
+        out = run(batch, m)
+        return {"shadow_free": out["shadow_free"], "mask": m, "gain": out["gain"],
+                "offset": out["offset"]}
+
+    return apply_fn
+
+
+def istd_scores(trained, apply_fn, data_dir, size):
+    """LAB / PSNR on the ISTD triplet: {'model': ..., 'input': ..., 'true_mask': ... or None}."""
+    shadow, target, mask = _istd_triplet(data_dir)
+    free, _ = remove_shadows(apply_fn, shadow, size=size)
+    out = {"model": _removal_metrics(free, target, mask),
+           "input": _removal_metrics(shadow, target, mask), "true_mask": None}
+    oracle = with_true_mask(trained, mask, size)
+    if oracle is not None:
+        free_true, _ = remove_shadows(oracle, shadow, size=size)
+        out["true_mask"] = _removal_metrics(free_true, target, mask)
+    return out
+
+
+def grid(apply_fn, data_dir, size, path, *, height=160):
+    """Writes rows of input | output | mask for a fixed selection of real photos to `path`."""
+    from PIL import Image
+
+    from jaxshadow.files import atomic_write, png_bytes
+
+    data_dir = Path(data_dir)
+    files = [data_dir / "istd" / f"{ISTD_SCENE}_shadow.png"]
+    files += sorted((data_dir / "istd_inputs").glob("*.png"))[:3]
+    files += sorted((data_dir / "detection" / "images").glob("*.jpg"))[::12][:4]
+    rows = []
+    for f in files:
+        image = read_image(f)
+        free, mask = remove_shadows(apply_fn, image, size=size)
+        panels = [image, free, np.repeat(mask[..., None], 3, axis=2)]
+        w = max(1, round(image.shape[1] * height / image.shape[0]))
+        row = np.concatenate([np.asarray(Image.fromarray(p).resize((w, height), Image.BICUBIC))
+                              for p in panels], axis=1)
+        rows.append(row)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+            for r in rows]
+    atomic_write(path, png_bytes(Image.fromarray(np.concatenate(rows, axis=0))))
+
+
+def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=None):
+    """All figures for one model, as a dict (see the module docstring)."""
+    trained, apply_fn, where = load_model(model_file, workdir)
+    size = trained.config.get("predict_size", 0) if size is None else size
+    result = {"model": where, "step": int(trained.step), "size": size,
+              "detection": detection_scores(apply_fn, data_dir, size),
+              "istd": istd_scores(trained, apply_fn, data_dir, size)}
+    if grid_path:
+        grid(apply_fn, data_dir, size, grid_path)
+        result["grid"] = str(grid_path)
+    return result
+
+
+def markdown(result):
+    """The figures as a Markdown table, with the issue's targets checked."""
+    det, istd = result["detection"], result["istd"]
+    model, inp, true = istd["model"], istd["input"], istd["true_mask"]
+    drop = 100.0 * (1.0 - model["lab_shadow"] / inp["lab_shadow"])
+    lines = [
+        f"model {result['model']} (step {result['step']}), working size {result['size']}",
+        "",
+        "| | shadow LAB | non-shadow LAB | all LAB | PSNR |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, m in (("input (identity)", inp), ("model", model), ("remover, true mask", true)):
+        if m is not None:
+            lines.append(f"| {name} | {m['lab_shadow']:.2f} | {m['lab_non_shadow']:.2f} | "
+                         f"{m['lab_all']:.2f} | {m['psnr']:.2f} |")
+    ok = lambda flag: "met" if flag else "NOT met"
+    lines += [
+        "",
+        f"ISTD {ISTD_SCENE} (ISTD+ ground truth): shadow LAB {drop:+.1f} % below the input "
+        f"(target >= 30 %: {ok(drop >= 30.0)}); non-shadow "
+        f"{model['lab_non_shadow'] - inp['lab_non_shadow']:+.2f} vs the input "
+        f"(target <= +1.0: {ok(model['lab_non_shadow'] - inp['lab_non_shadow'] <= 1.0)})",
+        f"detection, {det['photos']} photos: BER {det['ber']:.2f} pooled, "
+        f"{det['ber_per_image']:.2f} mean per photo (target <= 12: {ok(det['ber'] <= 12.0)})",
+    ]
+    return "\n".join(lines)
+
+
+def main(args):
+    result = run(args.model_file, args.workdir, args.size, args.data or REAL_DATA, args.grid)
+    print(markdown(result))
+    if args.json:
+        from jaxshadow.files import atomic_write
+        atomic_write(args.json, json.dumps(result, indent=2, default=_finite) + "\n")
+    return result
+
+
+def _finite(x):
+    return None if isinstance(x, float) and not math.isfinite(x) else x
