@@ -78,7 +78,7 @@ def _predict(args, overrides):
 def _export(args, overrides):
     from jaxshadow.export import export_workdir
 
-    summary = export_workdir(args.workdir, args.out)
+    summary = export_workdir(args.workdir, args.out, dtype=args.dtype)
     print(f"exported step {summary['step']} of {args.workdir} ({summary['model']}, "
           f"{summary['num_params']:,} parameters) to {args.out}")
 
@@ -154,6 +154,8 @@ def build_parser():
                                                 "to one file (Flax msgpack)")
     export.add_argument("--workdir", required=True, help="a run directory")
     export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--dtype", choices=("float32", "float16"), default="float32",
+                        help="storage of the parameters (float16: half the size)")
     export.set_defaults(run=_export)
 
     data = commands.add_parser("data", help="dataset tools")

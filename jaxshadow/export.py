@@ -4,7 +4,7 @@
     load_exported(path) -> (model, variables, config)
     read_export(path) -> jaxshadow.loading.Trained        (with the step and input shape)
 
-The file is Flax msgpack (`flax.serialization.msgpack_serialize`: plain data and raw arrays,
+The file is Flax msgpack (floating-point arrays float32, or float16 with `--dtype float16`) (`flax.serialization.msgpack_serialize`: plain data and raw arrays,
 nothing executable) of
 
     {"format": "jaxshadow-export", "version": 1, "step": int, "config": <config JSON text>,
@@ -31,12 +31,19 @@ FORMAT = "jaxshadow-export"
 VERSION = 1
 
 
-def export_workdir(workdir, out_path):
+STORAGE_DTYPES = ("float32", "float16")
+
+
+def export_workdir(workdir, out_path, dtype="float32"):
     """Writes the newest readable checkpoint of `workdir` to `out_path` (atomically).
 
+    `dtype`: how floating-point arrays are stored, "float32" (exact) or "float16" (half the
+    size; `read_export` returns float32 again, each value within 2^-11 relative).
     Returns {'path', 'step', 'model', 'num_params', 'bytes'}. Raises UserError for a workdir
     without checkpoints or an output path that cannot be written.
     """
+    if dtype not in STORAGE_DTYPES:
+        raise UserError(f"export dtype must be one of {STORAGE_DTYPES}, got '{dtype}'")
     from jaxshadow.loading import load_trained
 
     if not os.path.isdir(os.path.join(workdir, "checkpoints")):
@@ -48,7 +55,8 @@ def export_workdir(workdir, out_path):
         "format": FORMAT, "version": VERSION, "step": int(trained.step),
         "config": config_lib.to_json(trained.config),
         "input_shape": list(trained.input_shape),
-        "variables": jax.tree.map(np.asarray, jax.device_get(trained.variables)),
+        "variables": jax.tree.map(lambda x: _stored(np.asarray(x), dtype),
+                                  jax.device_get(trained.variables)),
     }
     data = flax.serialization.msgpack_serialize(payload)
     atomic_write(out_path, data)
@@ -56,6 +64,10 @@ def export_workdir(workdir, out_path):
     return {"path": out_path, "step": int(trained.step), "model": trained.config.model.name,
             "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(params)),
             "bytes": len(data)}
+
+
+def _stored(x, dtype):
+    return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x
 
 
 def read_export(path):
@@ -93,6 +105,7 @@ def read_export(path):
     expected = jax.eval_shape(lambda: model.init(jax.random.key(0),
                                                  jnp.zeros((1, *input_shape)), train=False))
     try:
+        variables = jax.tree.map(lambda x: _stored(np.asarray(x), "float32"), variables)
         fits = shapes_of(variables) == shapes_of(dict(expected))
     except (AttributeError, TypeError):  # a leaf that is not an array
         fits = False

@@ -106,3 +106,17 @@ def test_load_refuses_foreign_truncated_and_tampered_files(trained, tmp_path, ca
                      str(tmp_path / "x.msgpack")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no checkpoints in" in err[0]
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(trained, tmp_path):
+    workdir, _ = trained
+    full, half = tmp_path / "full.msgpack", tmp_path / "half.msgpack"
+    assert cli.main(["export", "--workdir", workdir, "--out", str(full)]) == 0
+    assert cli.main(["export", "--workdir", workdir, "--out", str(half), "--dtype",
+                     "float16"]) == 0
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    _, exact, _ = load_exported(str(full))
+    _, rounded, _ = load_exported(str(half))
+    for a, b in zip(jax.tree.leaves(exact), jax.tree.leaves(rounded)):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=2**-11, atol=2**-24)
