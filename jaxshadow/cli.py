@@ -90,7 +90,11 @@ def _data_check(args, overrides):
     if not path:
         raise UserError(f"data check needs SOURCE as NAME:PATH (e.g. istd:/data/ISTD), "
                         f"got '{args.source}'")
-    report = check_source(name, path)
+    if name == "photos":
+        from jaxshadow.data.check import check_photos
+        report = check_photos(path)
+    else:
+        report = check_source(name, path)
     print("\n".join(report.lines()))
     if not report.ok:
         return 1

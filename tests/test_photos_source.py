@@ -136,3 +136,21 @@ def test_make_source_takes_several_folders_and_the_config_options(tmp_path):
     config.data.photo_size = 32
     with pytest.raises(UserError, match="photo_size must be at least 64"):
         make_source(config.data)
+
+
+def test_data_check_lists_every_bad_photo_and_fails(tmp_path, capsys):
+    from jaxshadow import cli
+
+    _folder(tmp_path, count=3)
+    good = sorted(tmp_path.rglob("*.jpg"))
+    data = good[0].read_bytes()
+    good[0].write_bytes(data[: len(data) // 3])  # good header, broken pixels
+    Image.fromarray(_photo(40, 90)).save(tmp_path / "tiny.png")
+    assert cli.main(["data", "check", f"photos:{tmp_path}"]) == 1
+    out = capsys.readouterr().out
+    assert "2 problem(s)" in out and "all: 4 examples, 2 with problems" in out
+    assert good[0].name in out and "tiny.png" in out and "too small" in out
+    good[0].unlink()
+    (tmp_path / "tiny.png").unlink()
+    assert cli.main(["data", "check", f"photos:{tmp_path}"]) == 0
+    assert "160x120: 2" in capsys.readouterr().out

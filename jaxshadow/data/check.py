@@ -109,3 +109,32 @@ def _unique(problems: list[DataError]) -> list[DataError]:
             seen.add(key)
             out.append(p)
     return out
+
+
+def check_photos(path, *, workers: int | None = None) -> Report:
+    """`check_source` for `photos:PATH[,PATH]`: every file listed, decoded in full (so broken
+    data behind a good header shows too), sizes counted; split "all" (the train/test split is
+    made when the source opens)."""
+    from jaxshadow.data.photos_source import list_photos
+
+    workers = workers or min(8, os.cpu_count() or 1)
+    roots = [p for p in str(path).split(",") if p]
+    photos, problems = list_photos(roots)
+    summary = SplitSummary(listed=len(photos) + len(problems))
+
+    def decode(photo):
+        path, height, width = photo
+        try:
+            read_image(path, min_side=64)
+        except DataError as e:
+            return None, e
+        return (height, width), None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for size, problem in pool.map(decode, photos):
+            if problem is None:
+                summary.good += 1
+                summary.sizes[size] += 1
+            else:
+                problems.append(problem)
+    return Report("photos", str(path), {"all": summary}, _unique(problems))
