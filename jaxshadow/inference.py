@@ -38,11 +38,10 @@ def removal_apply_fn(model, variables):
     @jax.jit
     def apply_fn(images):
         outputs = model.apply(variables, images, train=False)
-        if not isinstance(outputs, dict):
-            return {"shadow_free": outputs, "mask": None, "gain": jnp.ones_like(images),
-                    "offset": outputs - images}
-        return {"shadow_free": outputs["shadow_free"],
-                "mask": jax.nn.sigmoid(outputs["mask_logits"]),
-                "gain": outputs["gain"], "offset": outputs["offset"]}
+        free = outputs["shadow_free"]
+        mask = jax.nn.sigmoid(outputs["mask_logits"]) if "mask_logits" in outputs else None
+        return {"shadow_free": free, "mask": mask,
+                "gain": outputs.get("gain", jnp.ones_like(free)),
+                "offset": outputs.get("offset", free - images[..., :3])}
 
     return apply_fn

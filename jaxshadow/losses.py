@@ -71,8 +71,8 @@ _IMAGE_TERMS = {"l1": l1, "charbonnier": charbonnier, "ssim": ssim_loss, "lab_l1
 def removal_loss(outputs, batch, weights):
     """Weighted sum of the named terms: returns (total, {name: value for each nonzero weight}).
 
-    outputs: the shadow-free prediction (N, H, W, 3), or a dict with "shadow_free" and/or
-      "mask_logits" (N, H, W, 1) (what `models.JointRemover` returns).
+    outputs: a removal model's dict: "shadow_free" (N, H, W, 3) and/or "mask_logits"
+      (N, H, W, 1) (`models.JointRemover` gives both, `unet` the first).
     batch: dict with "shadow_free" (N, H, W, 3) in [0, 1], and "mask" for the "mask_bce" term.
     weights: {name: float} with names from `TERMS`, e.g. {"l1": 1.0, "ssim": 0.1}. Weights must
       be Python numbers: terms whose weight is 0 are not computed (nor reported).
@@ -81,8 +81,6 @@ def removal_loss(outputs, batch, weights):
     unknown = sorted(set(weights) - set(TERMS))
     if unknown:
         raise ValueError(f"unknown loss terms {unknown}; known: {', '.join(TERMS)}")
-    if not isinstance(outputs, dict):
-        outputs = {"shadow_free": outputs}
     values = {}
     for name in TERMS:
         weight = weights.get(name, 0.0)

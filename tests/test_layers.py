@@ -77,7 +77,7 @@ def test_conv_transpose_2x2_same_parameters_and_init_as_flax():
 
 def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
     """The U-Net's loss gradients, fast layers vs lax convs and nn.ConvTranspose."""
-    model = models.get("unet", features=(8, 16))
+    model = models.UNet(features=(8, 16))
     x = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
     perturbed = lambda v: v + 0.05 * jax.random.normal(jax.random.key(3), v.shape)
     # jitted as runs initialise (eager init and draws compile op by op: ~30 s on 2 cores)

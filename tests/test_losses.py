@@ -95,18 +95,20 @@ def test_removal_loss_weighted_sum_and_skipped_terms():
                                          rel=1e-5)
 
 
-def test_removal_loss_array_outputs_zero_weights_and_errors():
+def test_removal_loss_zero_weights_and_errors():
     pred, target = _pair()
-    total, terms = losses.removal_loss(pred, {"shadow_free": target}, {"l1": 2.0})
+    outputs = {"shadow_free": pred}  # what `unet` returns: no mask logits
+    total, terms = losses.removal_loss(outputs, {"shadow_free": target}, {"l1": 2.0})
     assert set(terms) == {"l1"}
     assert float(total) == pytest.approx(2.0 * float(losses.l1(pred, target)))
     # A zero-weighted term is not computed: mask_bce would fail here (no logits, no mask).
-    total, terms = losses.removal_loss(pred, {"shadow_free": target}, {"l1": 0.0, "mask_bce": 0})
+    total, terms = losses.removal_loss(outputs, {"shadow_free": target},
+                                       {"l1": 0.0, "mask_bce": 0})
     assert terms == {} and float(total) == 0.0
     with pytest.raises(ValueError, match="unknown loss terms"):
-        losses.removal_loss(pred, {"shadow_free": target}, {"L1": 1.0})
+        losses.removal_loss(outputs, {"shadow_free": target}, {"L1": 1.0})
     with pytest.raises(ValueError, match="mask_bce"):
-        losses.removal_loss(pred, {"shadow_free": target}, {"mask_bce": 1.0})
+        losses.removal_loss(outputs, {"shadow_free": target}, {"mask_bce": 1.0})
 
 
 def test_terms_are_the_config_keys():

@@ -120,7 +120,7 @@ def _init(model, x, seed=0):
 
 @pytest.fixture(scope="module")
 def unet():
-    model = models.get("unet")
+    model = models.UNet()
     return model, _init(model, jnp.zeros((1, 32, 32, 3)))
 
 
@@ -157,7 +157,7 @@ def _zero_head(variables, path=()):
 @pytest.fixture(scope="module")
 def small_unet():
     """Narrow and shallow: the properties below do not depend on width or depth."""
-    model = models.get("unet", features=(8, 16))
+    model = models.UNet(features=(8, 16))
     return model, _init(model, jnp.zeros((1, 16, 16, 3)))
 
 
@@ -173,7 +173,7 @@ def test_residual_output_is_input_plus_head(small_unet):
 
 
 def test_four_channel_input_adds_rgb_only():
-    model = models.get("unet", features=(8, 16))
+    model = models.UNet(features=(8, 16))
     x = _image((2, 16, 16, 4))
     variables = _zero_head(_init(model, x))
     np.testing.assert_array_equal(jax.jit(model.apply)(variables, x), x[..., :3])
@@ -254,3 +254,14 @@ def test_joint_affine_gain_is_bounded():
                                           "bias": jnp.full_like(head["bias"], 40.0)}
     out = model.apply({"params": params}, x)["shadow_free"]  # m = 1, gain = e^1
     np.testing.assert_allclose(out, x * np.e, rtol=1e-5)
+
+
+def test_registry_unet_is_a_removal_model_returning_a_dict(small_unet):
+    plain, variables = small_unet
+    removal = models.get("unet", features=(8, 16))
+    x = _image((2, 16, 16, 3))
+    assert jax.tree.structure(jax.eval_shape(removal.init, jax.random.key(0), x)) == \
+        jax.tree.structure(variables)
+    out = jax.jit(removal.apply)(variables, x)
+    assert set(out) == {"shadow_free"}
+    np.testing.assert_array_equal(out["shadow_free"], jax.jit(plain.apply)(variables, x))

@@ -1,6 +1,8 @@
 """The model registry: `get(name, **overrides)` returns a `flax.linen` Module.
 
 Every model is pure: `variables = model.init(key, x)` and `model.apply(variables, x, train=...)`.
+One output type per task: classifiers return logits (N, classes), `shadow_detector` mask logits
+(N, H, W, 1), removal models (`unet`, `joint`) a dict with at least "shadow_free" (N, H, W, 3).
 Mutable collections (e.g. `batch_stats`) are returned by `apply(..., mutable=[...])` and carried
 explicitly by the caller.
 """
@@ -11,15 +13,15 @@ from jaxshadow.errors import UserError
 from jaxshadow.models.classifiers import CNNSmall, CNNTiny
 from jaxshadow.models.detector import ShadowDetector
 from jaxshadow.models.joint import JointRemover
-from jaxshadow.models.unet import UNet
+from jaxshadow.models.unet import ShadowRemovalUNet, UNet
 
-__all__ = ["CNNSmall", "CNNTiny", "JointRemover", "ShadowDetector", "UNet", "get", "names",
-           "register"]
+__all__ = ["CNNSmall", "CNNTiny", "JointRemover", "ShadowDetector", "ShadowRemovalUNet", "UNet",
+           "get", "names", "register"]
 
 _REGISTRY = {
     "cnn_tiny": CNNTiny,
     "cnn_small": CNNSmall,
-    "unet": UNet,
+    "unet": ShadowRemovalUNet,
     "shadow_detector": ShadowDetector,
     "joint": JointRemover,
 }

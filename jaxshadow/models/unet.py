@@ -97,3 +97,11 @@ class UNet(nn.Module):
 
         y = y[:, :h, :w, :].astype(jnp.float32)
         return x[..., :3] + y if self.residual else y
+
+
+class ShadowRemovalUNet(UNet):
+    """The registry's "unet": `UNet` as a removal model, x (N, H, W, C) -> {"shadow_free":
+    (N, H, W, 3)}, the one output type of every removal model (the parameters are UNet's)."""
+
+    def __call__(self, x, train: bool = False):
+        return {"shadow_free": super().__call__(x, train)}

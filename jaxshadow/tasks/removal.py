@@ -125,8 +125,6 @@ class RemovalTask:
 
     def eval_sums(self, outputs, batch):
         valid = batch["valid"]
-        if not isinstance(outputs, dict):
-            outputs = {"shadow_free": outputs}
         pred = jnp.clip(outputs["shadow_free"], 0.0, 1.0)
         images = {"model": pred, "input": batch["shadow"], "target": batch["shadow_free"],
                   "mask": batch["mask"]}

@@ -45,14 +45,11 @@ class SampleWriter:
         def columns(variables, batch):
             batch = task.prepare(batch, jax.random.key(0), train=False)
             outputs = model.apply(variables, batch["input"], train=False)
-            if isinstance(outputs, dict):
-                pred_mask = jax.nn.sigmoid(outputs["mask_logits"])
-                outputs = outputs["shadow_free"]
-            else:
-                pred_mask = jnp.zeros_like(batch["mask"])
+            pred_mask = (jax.nn.sigmoid(outputs["mask_logits"]) if "mask_logits" in outputs
+                         else jnp.zeros_like(batch["mask"]))
             gray = lambda m: jnp.repeat(m, 3, axis=-1)
-            return [batch["shadow"], outputs, batch["shadow_free"], gray(pred_mask),
-                    gray(batch["mask"])]
+            return [batch["shadow"], outputs["shadow_free"], batch["shadow_free"],
+                    gray(pred_mask), gray(batch["mask"])]
 
         self._columns = columns
 
