@@ -147,7 +147,7 @@ def grid(apply_fn, data_dir, size, path, *, height=160):
 def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=None):
     """All figures for one model, as a dict (see the module docstring)."""
     trained, apply_fn, where = load_model(model_file, workdir)
-    size = trained.config.get("predict_size", 0) if size is None else size
+    size = trained.config.predict_size if size is None else size
     result = {"model": where, "step": int(trained.step), "size": size,
               "detection": detection_scores(apply_fn, data_dir, size),
               "istd": istd_scores(trained, apply_fn, data_dir, size)}

@@ -64,7 +64,7 @@ def _predict(args, overrides):
         where = str(pretrained.MODEL_FILE)
         trained = pretrained.load_trained()
     check_removal(trained.config, where)
-    size = args.size if args.size is not None else trained.config.get("predict_size", 0)
+    size = args.size if args.size is not None else trained.config.predict_size
     summary = predict_files(removal_apply_fn(trained.model, trained.variables), args.inputs,
                             args.out, compare=args.compare, tile=args.tile,
                             overlap=args.overlap, size=size)

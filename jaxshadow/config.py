@@ -173,8 +173,27 @@ def to_json(config):
 
 
 def from_json(text):
-    """A ConfigDict from `to_json` output."""
-    return ml_collections.ConfigDict(json.loads(text))
+    """A ConfigDict from `to_json` output, completed with `defaults()` for the keys it lacks
+    (a run saved before a key existed reads as if it had the key's default)."""
+    return complete(ml_collections.ConfigDict(json.loads(text)))
+
+
+def complete(config):
+    """`defaults()` overridden by every key of `config` (its own extra keys, such as a model's
+    options, kept): the one place where a missing key gets its default."""
+    merged = defaults()
+
+    def merge(into, values):
+        for key, value in values.items():
+            if isinstance(value, ml_collections.ConfigDict) and isinstance(
+                    into.get(key), ml_collections.ConfigDict):
+                merge(into[key], value)
+            else:
+                with into.unlocked():
+                    into[key] = value
+
+    merge(merged, config)
+    return merged
 
 
 def defaults():

@@ -63,3 +63,15 @@ def test_json_round_trip():
     c = config_lib.resolve(CONFIGS / "digits_cnn.py")
     again = config_lib.from_json(config_lib.to_json(c))
     assert config_lib.to_json(again) == config_lib.to_json(c)  # tuples come back as lists
+
+
+def test_a_saved_config_missing_newer_keys_reads_with_their_defaults():
+    saved = config_lib.defaults()
+    with saved.data.unlocked():
+        del saved.data["shadows"]
+    with saved.unlocked():
+        del saved["predict_size"]
+    saved.model.width = 3  # a model option: extra keys survive
+    loaded = config_lib.from_json(config_lib.to_json(saved))
+    assert loaded.data.shadows == "synshadow" and loaded.predict_size == 0
+    assert loaded.model.width == 3 and loaded.model.name == saved.model.name

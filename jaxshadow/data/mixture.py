@@ -110,7 +110,7 @@ class MixtureSource:
 
 def load_mixture(data_config, make_source):
     """The MixtureSource of `data_config.mixture`; `make_source` builds each part."""
-    entries = tuple(data_config.get("mixture", ()))
+    entries = tuple(data_config.mixture)
     parts, weights = [], []
     for entry in entries:
         if not isinstance(entry, (tuple, list)) or len(entry) != 2 or not isinstance(entry[0], str):
@@ -122,4 +122,4 @@ def load_mixture(data_config, make_source):
         part_config.source = spec
         parts.append((spec, make_source(part_config)))
         weights.append(weight)
-    return MixtureSource(parts, weights, data_config.get("mix_size", 256))
+    return MixtureSource(parts, weights, data_config.mix_size)

@@ -246,7 +246,6 @@ def load_photos(spec_path, data_config):
     roots = [p for p in spec_path.split(",") if p]
     if not roots:
         raise UserError("data.source 'photos' needs a folder: photos:PATH")
-    return PhotoSource(roots, size=data_config.get("photo_size", 256),
-                       scales=tuple(data_config.get("photo_scales", (1.0, 2.0, 3.0))),
-                       test_fraction=data_config.get("test_fraction", 0.05),
-                       cache_gb=data_config.get("cache_gb", 2.0))
+    return PhotoSource(roots, size=data_config.photo_size,
+                       scales=tuple(data_config.photo_scales),
+                       test_fraction=data_config.test_fraction, cache_gb=data_config.cache_gb)

@@ -16,10 +16,10 @@ SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", "mixture"
 
 def folder_options(name, data_config):
     """The layout options of `data_config` that the folder source `name` takes."""
-    if name == "srd" and data_config.get("mask_dir"):
+    if name == "srd" and data_config.mask_dir:
         return {"mask_dir": data_config.mask_dir}
     if name in ("paired", "detection"):
-        return {"test_fraction": data_config.get("test_fraction", 0.1)}
+        return {"test_fraction": data_config.test_fraction}
     return {}
 
 
@@ -32,7 +32,7 @@ def make_source(data_config):
         return load_digits()
     if name == "synthetic":
         from jaxshadow.data.synthetic_source import load_synthetic
-        return load_synthetic(tile=data_config.get("tile", 96))
+        return load_synthetic(tile=data_config.tile)
     if name == "mixture":
         from jaxshadow.data.mixture import load_mixture
         return load_mixture(data_config, make_source)
@@ -43,9 +43,9 @@ def make_source(data_config):
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")
         from jaxshadow.data.folder_source import load_folder_source
-        load_size = tuple(data_config.get("load_size", (0, 0)))
+        load_size = tuple(data_config.load_size)
         return load_folder_source(name, arg, load_size=load_size if all(load_size) else None,
-                                  skip_bad_examples=data_config.get("skip_bad_examples", False),
+                                  skip_bad_examples=data_config.skip_bad_examples,
                                   options=folder_options(name, data_config))
     if name == "mnist" and not arg:
         name, arg = "tfds", "mnist"
@@ -53,5 +53,5 @@ def make_source(data_config):
         if not arg:
             raise UserError("data.source 'tfds:NAME' needs a dataset name, e.g. tfds:mnist")
         from jaxshadow.data.tfds_source import load_tfds
-        return load_tfds(arg, data_config.get("tfds_data_dir", ""))
+        return load_tfds(arg, data_config.tfds_data_dir)
     raise UserError(f"unknown data.source '{spec}'; known: {', '.join(SOURCES)}")

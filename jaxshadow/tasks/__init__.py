@@ -23,13 +23,13 @@ def make_task(config, source):
     if config.task == "removal":
         data = config.data
         rendered = getattr(source, "renders_shadows", False)
-        dead_leaves = data.get("dead_leaves", 0.0)  # runs saved before the key existed
+        dead_leaves = data.dead_leaves
         if not 0.0 <= dead_leaves <= 1.0:
             raise UserError(f"data.dead_leaves is a fraction in [0, 1], got {dead_leaves}")
         if dead_leaves and not rendered:
             raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
                             f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
-        shadows = data.get("shadows", "synshadow")
+        shadows = data.shadows
         if shadows not in PRESETS:
             raise UserError(f"data.shadows must be one of {sorted(PRESETS)}, got '{shadows}'")
         return RemovalTask(

@@ -106,7 +106,7 @@ def with_source_classes(config, source):
 
 def _check_crop(data_config, source):
     """A training crop must fit in the training images."""
-    crop, spec = data_config.get("crop", 0), source.element_spec("train")
+    crop, spec = data_config.crop, source.element_spec("train")
     main = next((k for k in ("shadow_free", "image") if k in spec), None)
     if not crop or main is None:
         return
