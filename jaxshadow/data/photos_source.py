@@ -82,9 +82,9 @@ def list_photos(roots):
     return photos, problems
 
 
-def _split_key(path, roots):
-    """A stable number in [0, 1) from the photo's folder (its position in `roots`) and its path
-    relative to it, with resolution tokens removed."""
+def _picture_key(path, roots):
+    """(the folder's position in `roots`, the path relative to it with resolution tokens and
+    the extension removed): files with one key are sizes of one picture."""
     for number, root in enumerate(roots):
         try:
             rel = Path(path).relative_to(root)
@@ -93,15 +93,19 @@ def _split_key(path, roots):
             continue
     else:
         number, rel = -1, Path(path)
-    stem = _SIZE_TOKEN.sub("", str(rel.with_suffix("")).replace(os.sep, "/"))
-    return zlib.crc32(f"{number}:{stem}".encode()) / 2**32
+    return number, _SIZE_TOKEN.sub("", str(rel.with_suffix("")).replace(os.sep, "/"))
+
+
+def _split_key(path, roots):
+    """A stable number in [0, 1) from the photo's relative path (`_picture_key`)."""
+    return zlib.crc32(_picture_key(path, roots)[1].encode()) / 2**32
 
 
 def _largest_of_each(photos, roots):
-    """One photo per split key (the one with the most pixels), in the original order."""
+    """One photo per picture key (the one with the most pixels), in the original order."""
     best = {}
     for i, (path, height, width) in enumerate(photos):
-        key = _split_key(path, roots)
+        key = _picture_key(path, roots)
         if key not in best or height * width > photos[best[key]][1] * photos[best[key]][2]:
             best[key] = i
     return [photos[i] for i in sorted(best.values())]
