@@ -1,7 +1,6 @@
 """benchmarks/real_photos.py measures what it says: LAB error against skimage's Lab, the
 pooled BER from its definition, the ISTD+ ground truth, a mask-conditioned remover."""
 
-import shutil
 
 import jax
 import jax.numpy as jnp
@@ -14,21 +13,6 @@ from jaxshadow.data.images import read_image
 from jaxshadow.data.istd_plus import istd_plus_correct
 
 REAL = real_photos.REAL_DATA
-
-
-@pytest.fixture(scope="module")
-def small_real(tmp_path_factory):
-    """The ISTD triplet and four detection photos with their masks, copied."""
-    if not (REAL / "istd").is_dir():
-        pytest.fail(f"real test data missing: {REAL}")
-    root = tmp_path_factory.mktemp("real")
-    shutil.copytree(REAL / "istd", root / "istd")
-    for sub in ("images", "masks"):
-        (root / "detection" / sub).mkdir(parents=True)
-    for path in sorted((REAL / "detection" / "images").glob("*.jpg"))[:4]:
-        shutil.copy(path, root / "detection" / "images")
-        shutil.copy(REAL / "detection" / "masks" / f"{path.stem}.png", root / "detection" / "masks")
-    return root
 
 
 @jax.jit
