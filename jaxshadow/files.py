@@ -12,8 +12,9 @@ def atomic_write(path, data):
     """Writes `data` (bytes or str) to `path` through a temporary file in the same folder,
     flushed to disk and then renamed over `path`.
 
-    On any failure `path` keeps its old content and no temporary file is left; an OSError
-    becomes a UserError naming `path`.
+    The file gets the permissions a plain `open(path, "w")` would give (0o666 less the umask;
+    the temporary file starts as 0o600). On any failure `path` keeps its old content and no
+    temporary file is left; an OSError becomes a UserError naming `path`.
     """
     path = os.fspath(path)
     payload = data.encode() if isinstance(data, str) else data
@@ -27,6 +28,7 @@ def atomic_write(path, data):
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -34,6 +36,12 @@ def atomic_write(path, data):
         if isinstance(e, OSError):
             raise UserError(f"cannot write {path}: {e.strerror}") from e
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def png_bytes(image):

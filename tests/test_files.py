@@ -32,3 +32,12 @@ def test_a_failed_write_keeps_the_old_content_and_no_temporary_file(tmp_path, mo
 def test_a_missing_folder_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(UserError, match="cannot write .*nowhere/x.png"):
         files.atomic_write(tmp_path / "nowhere" / "x.png", b"")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        files.atomic_write(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "f.txt").st_mode & 0o777) == 0o644
