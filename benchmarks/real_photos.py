@@ -28,27 +28,11 @@ import numpy as np
 from jaxshadow import metrics
 from jaxshadow.data.images import read_image
 from jaxshadow.data.istd_plus import istd_plus_correct
+from jaxshadow.inference import load_removal_model
 from jaxshadow.predict import pad_to, remove_shadows, resize_image, working_shape
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 ISTD_SCENE = "114-5"
-
-
-def load_model(model_file=None, workdir=None):
-    """(trained, apply_fn, where) for an export, a workdir, or (neither) the shipped model."""
-    from jaxshadow.inference import check_removal, removal_apply_fn
-    from jaxshadow.loading import load_trained
-
-    if model_file or workdir:
-        where = model_file or workdir
-        trained = load_trained(where)
-    else:
-        from jaxshadow import pretrained
-
-        where = str(pretrained.MODEL_FILE)
-        trained = pretrained.load_trained()
-    check_removal(trained.config, where)
-    return trained, removal_apply_fn(trained.model, trained.variables), where
 
 
 def detection_scores(apply_fn, data_dir, size):
@@ -146,7 +130,7 @@ def grid(apply_fn, data_dir, size, path, *, height=160):
 
 def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=None):
     """All figures for one model, as a dict (see the module docstring)."""
-    trained, apply_fn, where = load_model(model_file, workdir)
+    trained, apply_fn, where = load_removal_model(workdir, model_file)
     size = trained.config.predict_size if size is None else size
     result = {"model": where, "step": int(trained.step), "size": size,
               "detection": detection_scores(apply_fn, data_dir, size),

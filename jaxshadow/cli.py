@@ -47,27 +47,13 @@ def _eval(args, overrides):
 
 
 def _predict(args, overrides):
-    from jaxshadow.inference import check_removal, removal_apply_fn
+    from jaxshadow.inference import load_removal_model
     from jaxshadow.predict import predict_files
 
-    if args.workdir and args.model:
-        raise UserError("give --workdir W (a run's newest checkpoint) or --model FILE (a file "
-                        "written by `jaxshadow export`), not both")
-    if args.workdir or args.model:
-        from jaxshadow.loading import load_trained
-
-        where = args.workdir or args.model
-        trained = load_trained(where)
-    else:
-        from jaxshadow import pretrained
-
-        where = str(pretrained.MODEL_FILE)
-        trained = pretrained.load_trained()
-    check_removal(trained.config, where)
+    trained, apply_fn, _ = load_removal_model(args.workdir, args.model)
     size = args.size if args.size is not None else trained.config.predict_size
-    summary = predict_files(removal_apply_fn(trained.model, trained.variables), args.inputs,
-                            args.out, compare=args.compare, tile=args.tile,
-                            overlap=args.overlap, size=size)
+    summary = predict_files(apply_fn, args.inputs, args.out, compare=args.compare,
+                            tile=args.tile, overlap=args.overlap, size=size)
     images = [p for p in summary["written"] if not p.endswith(("_mask.png", "_compare.png"))]
     print(f"wrote {len(images)} images to {args.out}"
           + (f"; {len(summary['failed'])} inputs failed" if summary["failed"] else ""))

@@ -1,5 +1,6 @@
 """A trained removal model as a function `apply(images) -> outputs`, from a workdir's newest
-checkpoint or from a file written by `jaxshadow export` (both through `jaxshadow.loading`)."""
+checkpoint, a file written by `jaxshadow export` (both through `jaxshadow.loading`), or the
+shipped model (`jaxshadow.pretrained`)."""
 
 import jax
 import jax.numpy as jnp
@@ -18,18 +19,25 @@ def check_removal(config, where):
 
 
 def load_removal_model(workdir=None, model_file=None):
-    """Returns (apply_fn, step) for the removal run in `workdir` or the export `model_file`.
+    """Returns (trained, apply_fn, where) for the removal run in `workdir`, the export
+    `model_file`, or (neither given) the shipped model (`jaxshadow.pretrained`).
 
-    apply_fn(images float32 (N, H, W, 3) in [0, 1]) -> {"shadow_free": (N, H, W, 3),
-    "mask": (N, H, W, 1) in [0, 1] or None, "gain", "offset": (N, H, W, 3)}, where
-    shadow_free = images * gain + offset (models without their own gain: gain 1, offset the
-    residual); jitted (one compilation per input shape).
-    step: the checkpoint's step (an export's: the step it was exported at).
+    trained: `jaxshadow.loading.Trained` (model, variables, config, step, input shape);
+    apply_fn: `removal_apply_fn` of its model; where: the path it was loaded from.
     """
-    where = model_file or workdir
-    trained = load_trained(where)
+    if workdir and model_file:
+        raise UserError("give --workdir W (a run's newest checkpoint) or --model FILE (a file "
+                        "written by `jaxshadow export`), not both")
+    if workdir or model_file:
+        where = workdir or model_file
+        trained = load_trained(where)
+    else:
+        from jaxshadow import pretrained
+
+        where = str(pretrained.MODEL_FILE)
+        trained = pretrained.load_trained()
     check_removal(trained.config, where)
-    return removal_apply_fn(trained.model, trained.variables), trained.step
+    return trained, removal_apply_fn(trained.model, trained.variables), where
 
 
 def removal_apply_fn(model, variables):

@@ -78,7 +78,7 @@ def test_removal_task_replaces_training_photos_only():
 
 @pytest.mark.parametrize("source,value,message", [
     ("synthetic", 1.5, "data.dead_leaves is a fraction in \\[0, 1\\], got 1.5"),
-    ("paired", 0.3, "data.dead_leaves needs data.source 'synthetic'"),
+    ("paired", 0.3, "data.dead_leaves needs a source whose shadows are rendered"),
 ])
 def test_bad_dead_leaves_settings_are_named(source, value, message):
     config = config_lib.resolve(Path(__file__).resolve().parents[1] / "configs" / "demo.py",

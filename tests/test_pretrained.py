@@ -70,3 +70,10 @@ def test_benchmarks_real_reports_the_shipped_models_figures(small_real, tmp_path
     assert istd["true_mask"] is not None  # the shipped model is `joint`
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.mode == "RGB" and grid.size[1] >= 2 * 160
+
+
+def test_predict_takes_one_model_source(tmp_path, capsys):
+    photo = REAL / "istd" / "114-5_shadow.png"
+    assert cli.main(["predict", "--workdir", str(tmp_path), "--model", str(tmp_path / "m"),
+                     "--out", str(tmp_path / "o"), str(photo)]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -36,7 +36,7 @@ def test_identity_model_scores_exactly_the_input():
     prepared = task.prepare(batch, jax.random.key(0), train=False)
     again = task.prepare(batch, jax.random.key(9), train=False)  # eval shadows: fixed per index
     np.testing.assert_array_equal(prepared["shadow"], again["shadow"])
-    summary = task.summarize(task.eval_sums(prepared["shadow"], prepared))
+    summary = task.summarize(task.eval_sums({"shadow_free": prepared["shadow"]}, prepared))
     for name in ("lab_shadow", "lab_non_shadow", "lab_all", "psnr", "ssim"):
         assert summary[name] == pytest.approx(summary[f"input_{name}"], rel=1e-6)
     # Non-shadow pixels (mask <= 0.5) differ only in the outer penumbra.
@@ -62,7 +62,7 @@ def test_resized_protocol_matches_the_published_script():
     batch = {"shadow_free": rng.integers(30, 256, (3, 48, 64, 3), dtype=np.uint8),
              "index": np.arange(3, dtype=np.int32), "valid": np.ones(3, np.float32)}
     prepared = task.prepare(batch, jax.random.key(0), train=False)
-    summary = task.summarize(task.eval_sums(prepared["shadow"], prepared))
+    summary = task.summarize(task.eval_sums({"shadow_free": prepared["shadow"]}, prepared))
     arrays = [np.asarray(prepared[k], np.float64) for k in ("shadow", "shadow_free", "mask")]
     pooled, per_image = _matlab_script_reference(*arrays, size=256)
     assert summary["input_lab_shadow_256"] == pytest.approx(pooled, rel=2e-3)
