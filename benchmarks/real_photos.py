@@ -36,7 +36,7 @@ ISTD_SCENE = "114-5"
 
 
 def detection_scores(apply_fn, data_dir, size):
-    """BER over the detection photos: {'ber', 'ber_per_image', 'photos'} (+ per-photo list)."""
+    """BER over the detection photos: {'ber' (pooled), 'ber_per_image' (mean), 'photos'}."""
     images = sorted((Path(data_dir) / "detection" / "images").glob("*.jpg"))
     totals = np.zeros(4)
     per_image = []

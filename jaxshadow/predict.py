@@ -41,6 +41,7 @@ from jaxshadow.errors import DataError, UserError
 from jaxshadow.files import atomic_write, png_bytes
 
 TILE_BATCH = 4  # tiles per model call
+CORRECTION = ("gain", "offset")  # what a working-resolution run upsamples (with the mask)
 
 
 # --------------------------------------------------------------------------- one image
@@ -80,7 +81,7 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
     if size and max(height, width) > size:
         small = resize_image(x, working_shape(height, width, size), antialias=True)
         side = _round_up(size, multiple)  # one canvas for every aspect: one compilation
-        out = _full_outputs(apply_fn, small, tile, overlap, multiple, batch,
+        out = _full_outputs(apply_fn, small, tile, overlap, multiple, batch, CORRECTION,
                             canvas=(side, side) if side <= tile else None)
         gain = resize_image(out["gain"], (height, width))
         offset = resize_image(out["offset"], (height, width))
@@ -88,7 +89,7 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
         mask = None if out["mask"] is None else resize_image(out["mask"][..., None],
                                                              (height, width))[..., 0]
     else:
-        out = _full_outputs(apply_fn, x, tile, overlap, multiple, batch)
+        out = _full_outputs(apply_fn, x, tile, overlap, multiple, batch, ("shadow_free",))
         free, mask = out["shadow_free"], out["mask"]
     return _to_uint8(free), None if mask is None else _to_uint8(mask)
 
@@ -111,17 +112,17 @@ def resize_image(x, shape, *, antialias=False):
     return np.asarray(out, np.float32)
 
 
-def _full_outputs(apply_fn, x, tile, overlap, multiple, batch, canvas=None):
-    """The model's outputs for the whole (H, W, 3) image `x`, cropped to (H, W):
-    {"shadow_free", "gain", "offset": (H, W, 3), "mask": (H, W) or None}, float32.
+def _full_outputs(apply_fn, x, tile, overlap, multiple, batch, keys, canvas=None):
+    """The model's outputs `keys` (of "shadow_free", "gain", "offset": (H, W, 3)) and "mask"
+    ((H, W) or None) for the whole (H, W, 3) image `x`, cropped to (H, W), float32.
     `canvas`: pad to this (height, width) instead of the next multiples of `multiple`."""
     height, width = x.shape[:2]
     if height <= tile and width <= tile:
         padded = pad_to(x, *(canvas or (_round_up(height, multiple), _round_up(width, multiple))))
         out = {k: None if v is None else v[0]
-               for k, v in _outputs(apply_fn(padded[None]), padded[None]).items()}
+               for k, v in _outputs(apply_fn(padded[None]), padded[None], keys).items()}
     else:
-        out = _tiled(apply_fn, x, tile, overlap, multiple, batch)
+        out = _tiled(apply_fn, x, tile, overlap, multiple, batch, keys)
     return {k: None if v is None else v[:height, :width] for k, v in out.items()}
 
 
@@ -137,9 +138,9 @@ def check_tiling(tile, overlap, multiple=16, batch=TILE_BATCH):
     return tile
 
 
-def _tiled(apply_fn, x, tile, overlap, multiple, batch):
-    """Runs overlapping same-shape tiles and blends every output; returns the `_outputs` dict
-    over the padded image, (H', W', C) arrays ((H', W') for the mask)."""
+def _tiled(apply_fn, x, tile, overlap, multiple, batch, keys):
+    """Runs overlapping same-shape tiles and blends the outputs `keys` and the mask; returns
+    the `_outputs` dict over the padded image, (H', W', C) arrays ((H', W') for the mask)."""
     rows = _axis_plan(x.shape[0], tile, overlap, multiple)
     cols = _axis_plan(x.shape[1], tile, overlap, multiple)
     (th, starts_y, wy), (tw, starts_x, wx) = rows, cols
@@ -162,7 +163,7 @@ def _tiled(apply_fn, x, tile, overlap, multiple, batch):
         out, tiles = pending
         if g + 1 < len(groups):  # JAX dispatch is asynchronous: queue the next batch first
             pending = dispatch(groups[g + 1])
-        for name, value in _outputs(out, tiles).items():
+        for name, value in _outputs(out, tiles, keys).items():
             if value is None:
                 acc.setdefault(name, None)
                 continue
@@ -219,22 +220,26 @@ def _ramp(overlap):
     return r
 
 
-def _outputs(out, inputs):
-    """{"shadow_free", "gain", "offset": (N, H, W, 3), "mask": (N, H, W) or None}, float32
-    NumPy, from a model's outputs for `inputs` (N, H, W, 3); without "gain"/"offset" the gain
-    is 1 and the offset the residual."""
-    free = np.asarray(out["shadow_free"], dtype=np.float32)
+def _outputs(out, inputs, keys):
+    """{key: (N, H, W, 3) for each of `keys` ("shadow_free", "gain", "offset"), "mask":
+    (N, H, W) or None}, float32 NumPy, from a model's outputs for `inputs` (N, H, W, 3);
+    without "gain"/"offset" the gain is 1 and the offset the residual. Outputs not asked for
+    are not copied from the device."""
     mask = out.get("mask")
     if mask is not None:
         mask = np.asarray(mask, dtype=np.float32)
         if mask.ndim == 4:
             mask = mask[..., 0]
-    if out.get("gain") is not None and out.get("offset") is not None:
-        gain = np.asarray(out["gain"], dtype=np.float32)
-        offset = np.asarray(out["offset"], dtype=np.float32)
-    else:
-        gain, offset = np.ones_like(free), free - inputs
-    return {"shadow_free": free, "gain": gain, "offset": offset, "mask": mask}
+    result = {"mask": mask}
+    own = out.get("gain") is not None and out.get("offset") is not None
+    for key in keys:
+        if key in ("gain", "offset") and not own:
+            free = np.asarray(out["shadow_free"], dtype=np.float32)
+            value = np.ones_like(free) if key == "gain" else free - inputs
+        else:
+            value = np.asarray(out[key], dtype=np.float32)
+        result[key] = value
+    return result
 
 
 def _as_float_image(image):

@@ -115,11 +115,10 @@ def check_photos(path, *, workers: int | None = None) -> Report:
     """`check_source` for `photos:PATH[,PATH]`: every file listed, decoded in full (so broken
     data behind a good header shows too), sizes counted; split "all" (the train/test split is
     made when the source opens)."""
-    from jaxshadow.data.photos_source import list_photos
+    from jaxshadow.data.photos_source import list_photos, photo_roots
 
     workers = workers or min(8, os.cpu_count() or 1)
-    roots = [p for p in str(path).split(",") if p]
-    photos, problems = list_photos(roots)
+    photos, problems = list_photos(photo_roots(path))
     summary = SplitSummary(listed=len(photos) + len(problems))
 
     def decode(photo):

@@ -69,7 +69,6 @@ class MixtureSource:
         blocks = [max(1, round(s * virtual)) for s in shares]
         self._train_starts = np.cumsum([0] + blocks)
         self._test_starts = np.cumsum([0] + [p.num_examples("test") for p in self._parts])
-        self.shares = [b / sum(blocks) for b in blocks]
 
     def num_examples(self, split):
         starts = self._train_starts if split == "train" else self._test_starts

@@ -165,9 +165,7 @@ class PhotoSource:
         photos = _largest_of_each(photos, self.roots)
         keys = [_split_key(path, self.roots) for path, _, _ in photos]
         test = {i for i, key in enumerate(keys) if key < test_fraction}
-        if not test:  # a small folder: hold out the photo with the smallest key
-            test = {int(np.argmin(keys))}
-        if len(test) == len(photos):
+        if not test or len(test) == len(photos):  # small folders: hold out the smallest key
             test = {int(np.argmin(keys))}
         self._photos = {
             "train": [ph for i, ph in enumerate(photos) if i not in test],
@@ -216,6 +214,8 @@ class PhotoSource:
                     self._cache.move_to_end(key)
                     return self._cache[key]
             path, height, width = photos[p]
+            if path in self._broken:  # found broken before: not decoded again
+                continue
             try:
                 image = read_image(path, min_side=short)
             except DataError as e:
@@ -245,11 +245,17 @@ class PhotoSource:
                 self._cache_bytes -= old.nbytes
 
 
-def load_photos(spec_path, data_config):
-    """The PhotoSource for `photos:PATH[,PATH...]` with the options of `data_config`."""
-    roots = [p for p in spec_path.split(",") if p]
+def photo_roots(spec_path):
+    """The folders of `photos:PATH[,PATH...]` (the part after the colon)."""
+    roots = [p for p in str(spec_path).split(",") if p]
     if not roots:
         raise UserError("data.source 'photos' needs a folder: photos:PATH")
+    return roots
+
+
+def load_photos(spec_path, data_config):
+    """The PhotoSource for `photos:PATH[,PATH...]` with the options of `data_config`."""
+    roots = photo_roots(spec_path)
     return PhotoSource(roots, size=data_config.photo_size,
                        scales=tuple(data_config.photo_scales),
                        test_fraction=data_config.test_fraction, cache_gb=data_config.cache_gb)
