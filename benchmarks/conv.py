@@ -1,6 +1,8 @@
 """The models' convolutions, one direction at a time: forward, dgrad (input gradient) and wgrad
-(weight gradient), float32 and bfloat16, as the project's layers compute them (`impl` "jax"), the
-plain lax/flax formulation they replace where it differs ("jax-lax"), and the peers.
+(weight gradient), float32 and bfloat16, as the project's layers compute them on this backend
+(`impl` "jax", the forms `layers.forms()` selects), the plain lax/flax formulation ("jax-lax")
+where the layers have another, the layers' matmul forms forced ("jax-matmul") on a backend that
+does not select them, and the peers. `layers.BACKEND_FORMS` is decided from these rows.
 
 gflop_per_s = spec.flops() / median_s; pct_of_peak against the jnp.dot peak of the same dtype
 measured in the same run.
@@ -20,28 +22,37 @@ DN = ("NHWC", "HWIO", "NHWC")
 
 
 def _conv_fn(spec, impl):
-    """f(x, kernel) -> y for `spec` as `impl` ("jax": the project's layers, "jax-lax": lax)."""
+    """f(x, kernel) -> y for `spec` as `impl` ("jax": the project's layers as this backend runs
+    them, "jax-matmul": their matmul forms, "jax-lax": lax / flax)."""
     if spec.kind == "dense":
         return jnp.dot
     if spec.kind == "conv_transpose":
-        if impl == "jax":
-            return layers.conv_transpose_2x2
-        return lambda x, k: nn.ConvTranspose(k.shape[-1], (2, 2), strides=(2, 2),
-                                             use_bias=False).apply({"params": {"kernel": k}}, x)
-    conv = layers.conv_general_dilated if impl == "jax" else lax.conv_general_dilated
+        if impl == "jax-lax":
+            return lambda x, k: nn.ConvTranspose(k.shape[-1], (2, 2), strides=(2, 2),
+                                                 use_bias=False).apply({"params": {"kernel": k}}, x)
+        return functools.partial(layers.conv_transpose_2x2,
+                                 form="matmul" if impl == "jax-matmul" else None)
+    if impl == "jax-lax":
+        conv = lax.conv_general_dilated
+    else:
+        conv = functools.partial(layers.conv_general_dilated,
+                                 form="matmul" if impl == "jax-matmul" else None)
     return functools.partial(conv, window_strides=(spec.stride,) * 2, padding=spec.padding,
                              dimension_numbers=DN)
 
 
 def impls(spec):
-    """The JAX formulations worth timing for `spec`."""
-    if spec.kind == "conv_transpose":
-        return ("jax", "jax-lax")
-    if spec.kind == "conv" and layers.conv_general_dilated is not lax.conv_general_dilated:
+    """The JAX formulations worth timing for `spec`: "jax", and where the layers have a matmul
+    form for it, "jax-lax" and (on a backend that selects lax) "jax-matmul"."""
+    has_matmul_form = spec.kind == "conv_transpose"
+    if spec.kind == "conv":
         h, w = spec.output_hw()
-        if spec.stride == 1 and h * w <= layers.SMALL_IMAGE_PIXELS:
-            return ("jax", "jax-lax")
-    return ("jax",)
+        has_matmul_form = spec.stride == 1 and h * w <= layers.SMALL_IMAGE_PIXELS
+    if not has_matmul_form:
+        return ("jax",)
+    selected = (layers.forms().conv_transpose if spec.kind == "conv_transpose"
+                else layers.forms().conv_grad)
+    return ("jax", "jax-lax") if selected == "matmul" else ("jax", "jax-matmul", "jax-lax")
 
 
 def direction_fn(spec, impl, direction):

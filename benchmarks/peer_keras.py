@@ -1,12 +1,16 @@
 """Keras 3 / TensorFlow peers built from the same specs. Ops run as TF's own kernels in a
-`tf.function`; models are Keras models trained with `train_on_batch` (Adam, lr 1e-3,
-Keras' default compilation). Optional: `available()` is False without TensorFlow + Keras.
+`tf.function`; models are Keras models trained as Keras users train them, `model.fit` over an
+in-memory NumPy array (Adam, lr 1e-3, Keras' default compilation: `jit_compile="auto"`,
+`steps_per_execution=1`), whole epochs timed, the first (tracing and compiling) apart.
+Optional: `available()` is False without TensorFlow + Keras.
 """
 
 import importlib.util
 import os
+import statistics
+import time
 
-from benchmarks.timing import time_call
+from benchmarks.timing import Timing, time_call
 
 
 def available():
@@ -91,23 +95,49 @@ def _cnn_small(keras, size, channels, num_classes):
         layers.Dense(64, activation="relu"), layers.Dense(num_classes)])
 
 
-def time_train_step(model_name, batch_size, image_size, channels, *, repeats, warmup,
-                    features=(32, 64, 128, 256), num_classes=10):
-    """(Timing of one `train_on_batch`, parameter count) for the Keras twin of `model_name`."""
+def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per_epoch=2,
+             steps_per_execution=1, features=(32, 64, 128, 256), num_classes=10):
+    """(Timing of one training step, parameter count) for the Keras twin of `model_name` under
+    `model.fit`: 1 + `repeats` epochs of `steps_per_epoch` batches; each epoch timed by a
+    callback, per step = epoch / steps_per_epoch; median over the epochs after the first, whose
+    excess over that median is the Timing's compile_s."""
     tf = _tf()
     import keras
-    g = tf.random.Generator.from_seed(0)
-    x = g.uniform((batch_size, image_size, image_size, channels))
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = batch_size * steps_per_epoch
+    x = rng.uniform(size=(n, image_size, image_size, channels)).astype(np.float32)
     if model_name == "cnn_small":
         model = _cnn_small(keras, image_size, channels, num_classes)
-        y = g.uniform((batch_size,), 0, num_classes, dtype=tf.int32)
+        y = rng.integers(0, num_classes, n).astype(np.int32)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     elif model_name == "unet":
         model = _unet(keras, image_size, channels, features)
-        y = g.uniform((batch_size, image_size, image_size, 3))
+        y = rng.uniform(size=(n, image_size, image_size, 3)).astype(np.float32)
         loss = "mean_absolute_error"
     else:
         raise ValueError(f"no Keras twin of model '{model_name}'")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss=loss)
-    timing = time_call(lambda: model.train_on_batch(x, y), repeats=repeats, warmup=warmup)
-    return timing, model.count_params()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss=loss,
+                  steps_per_execution=steps_per_execution)
+
+    class EpochTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append((time.perf_counter() - self._start) / steps_per_epoch)
+
+    timer = EpochTimes()
+    model.fit(x, y, batch_size=batch_size, epochs=1 + repeats, shuffle=False, verbose=0,
+              callbacks=[timer])
+    del tf
+    steady = timer.times[1:]
+    median = statistics.median(steady)
+    first = timer.times[0] * steps_per_epoch
+    return Timing(median, first - median * steps_per_epoch, len(steady), steady), \
+        model.count_params()

@@ -109,8 +109,10 @@ def _unet(torch, channels, features):
 
 
 def time_train_step(model_name, batch_size, image_size, channels, *, repeats, warmup,
-                    features=(32, 64, 128, 256), num_classes=10):
-    """(Timing of one Adam training step, parameter count) for the torch twin of `model_name`."""
+                    features=(32, 64, 128, 256), num_classes=10, compile=False):
+    """(Timing of one Adam training step, parameter count) for the torch twin of `model_name`:
+    eager, or with `compile` the model through `torch.compile` (the Timing's compile_s is then
+    the first step, which compiles)."""
     import torch
     g = torch.Generator().manual_seed(0)
     x = _cl(torch.rand(batch_size, channels, image_size, image_size, generator=g))
@@ -126,6 +128,9 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
         raise ValueError(f"no torch twin of model '{model_name}'")
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+    count = sum(p.numel() for p in model.parameters())
+    if compile:
+        model = torch.compile(model)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -134,5 +139,4 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
         opt.step()
         return loss.item()
 
-    count = sum(p.numel() for p in model.parameters())
     return time_call(step, repeats=repeats, warmup=warmup), count

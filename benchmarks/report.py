@@ -8,7 +8,7 @@ COLUMNS = {
     "conv": ["name", "shape", "dtype", "direction", "impl", "median_s", "gflop_per_s",
              "pct_of_peak", "vs_torch", "vs_tf"],
     "train": ["model", "batch_size", "image_size", "dtype", "images_per_sec", "median_s",
-              "compile_s", "mfu_pct", "vs_torch", "vs_keras"],
+              "compile_s", "mfu_pct", "vs_torch", "vs_torch_compile", "vs_keras"],
     "input": ["name", "reader", "batch_size", "images_per_sec", "load_s"],
 }
 
@@ -42,7 +42,7 @@ def chart_series(records):
             if r.get("kind") == "conv" and r["dtype"] == "float32" and r["impl"] == "jax"]
     ratios = []
     for r in records:
-        for peer in ("torch", "keras", "tf"):
+        for peer in ("torch", "torch_compile", "keras", "tf"):
             if r.get(f"vs_{peer}") is None:
                 continue
             what = (f"{r['model']} train" if r["kind"] == "train"

@@ -5,12 +5,16 @@ import sys
 
 import jax
 
-from benchmarks import conv, peer_keras, peer_torch, pipeline, train
+from benchmarks import conv, peer_keras, peer_process, peer_torch, pipeline, train
 from benchmarks.peak import matmul_peak
 from benchmarks.specs import model_conv_specs
 
 DTYPES = ("float32", "bfloat16")
 DIRECTIONS = ("fwd", "dgrad", "wgrad")
+# (peer_process name, record field, module whose `available()` says it is installed): each
+# timed in its own process, as its users run it (benchmarks/peer_process.py)
+TRAIN_PEERS = (("torch", "torch", peer_torch), ("torch-compile", "torch_compile", peer_torch),
+               ("keras-fit", "keras", peer_keras))
 
 
 def _device():
@@ -102,16 +106,24 @@ def run_train(peak, *, quick, peers, models=None, log=print):
                   "mfu_pct": 100 * rate / peak["float32"], "backend": backend,
                   "device": device}
         channels = train.DEFAULTS.get(name, (0, 0, 3))[2]
-        for peer, module in (("torch", peer_torch), ("keras", peer_keras)):
-            record[f"{peer}_s"] = record[f"vs_{peer}"] = None
+        for peer, field, module in TRAIN_PEERS:
+            record[f"{field}_s"] = record[f"vs_{field}"] = None
             if not (peers and module.available()) or name not in ("cnn_small", "unet"):
                 continue
-            t, count = module.time_train_step(name, batch_size, image_size, channels,
-                                              repeats=repeats, warmup=warmup)
-            if count != r["params"]:
-                raise AssertionError(f"{peer} {name} has {count} parameters, JAX {r['params']}")
-            record[f"{peer}_s"] = t.median_s
-            record[f"vs_{peer}"] = t.median_s / r["median_s"]
+            t = peer_process.run(peer, name, batch_size, image_size, channels,
+                                 threads=peer_process.jax_threads(), repeats=repeats,
+                                 warmup=warmup)
+            if "error" in t:
+                record[f"{field}_error"] = t["error"]
+                log(f"train {name} {peer}: {t['error']}")
+                continue
+            if t["params"] != r["params"]:
+                raise AssertionError(f"{peer} {name} has {t['params']} parameters, "
+                                     f"JAX {r['params']}")
+            record[f"{field}_s"] = t["median_s"]
+            record[f"{field}_compile_s"] = t["compile_s"]
+            record[f"{field}_setup"] = t["setup"]
+            record[f"vs_{field}"] = t["median_s"] / r["median_s"]
         records.append(record)
         log(f"train {name}: {record['images_per_sec']:.1f} images/s, "
             f"MFU {record['mfu_pct']:.1f}%")

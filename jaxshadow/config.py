@@ -15,13 +15,8 @@ from pathlib import Path
 import ml_collections
 
 from jaxshadow.errors import UserError
+from jaxshadow.validate import validate
 
-REQUIRED_KEYS = ("seed", "steps", "batch_size", "log_every", "eval_every", "checkpoint_every",
-                 "model", "data", "optimizer", "dtype", "task")
-DTYPES = ("float32", "bfloat16")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine", "warmup_cosine")
-TASKS = ("classification", "removal", "detection")
 _TYPE_NAMES = {int: "an integer", float: "a number", tuple: "a tuple", list: "a list"}
 
 
@@ -124,43 +119,10 @@ def parse_overrides(args):
     return pairs
 
 
-def validate(config):
-    """Checks the keys every recipe has and their ranges. Raises UserError naming the key."""
-    for key in REQUIRED_KEYS:
-        if key not in config:
-            raise UserError(f"config is missing the key '{key}'")
-    for key in ("steps", "batch_size", "log_every", "eval_every", "checkpoint_every"):
-        if not isinstance(config[key], int) or config[key] <= 0:
-            raise UserError(f"config key '{key}' must be a positive integer, got {config[key]!r}")
-    if config.dtype not in DTYPES:
-        raise UserError(f"config key 'dtype' must be one of {DTYPES}, got '{config.dtype}'")
-    if config.task not in TASKS:
-        raise UserError(f"config key 'task' must be one of {TASKS}, got '{config.task}'")
-    if "name" not in config.model:
-        raise UserError("config key 'model.name' is missing")
-    if "source" not in config.data:
-        raise UserError("config key 'data.source' is missing")
-    for name in config.get("mesh") or {}:  # the sizes are checked by train/mesh.py
-        if name not in ("data", "fsdp"):
-            raise UserError(f"unknown config key 'mesh.{name}'; the mesh axes are data and fsdp")
-    opt = config.optimizer
-    if opt.name not in OPTIMIZERS:
-        raise UserError(f"config key 'optimizer.name' must be one of {OPTIMIZERS}, got '{opt.name}'")
-    if opt.schedule not in SCHEDULES:
-        raise UserError(f"config key 'optimizer.schedule' must be one of {SCHEDULES}, "
-                        f"got '{opt.schedule}'")
-    if opt.learning_rate <= 0:
-        raise UserError(f"config key 'optimizer.learning_rate' must be > 0, got {opt.learning_rate}")
-    if opt.accumulate_steps < 1:
-        raise UserError("config key 'optimizer.accumulate_steps' must be >= 1")
-    if not 0.0 <= opt.ema_decay < 1.0:
-        raise UserError(f"config key 'optimizer.ema_decay' must be in [0, 1), got {opt.ema_decay}")
-    return config
-
-
 def resolve(path, overrides=()):
-    """Loads `path`, applies `overrides` (CLI words or (key, value) pairs), validates."""
-    config = load(path)
+    """Loads `path`, applies `overrides` (CLI words or (key, value) pairs), completes it with
+    the defaults and runs the config-only checks of `jaxshadow.validate`."""
+    config = complete(load(path))
     pairs = parse_overrides(overrides) if overrides and isinstance(overrides[0], str) else overrides
     for key, value in pairs:
         apply_override(config, key, value)
@@ -222,6 +184,7 @@ def defaults():
     c.data.reader = "auto"      # auto | tf | numpy
     c.data.tfds_data_dir = ""
     c.data.skip_bad_examples = False
+    c.data.device_prefetch = 2  # global batches on their way to the devices ahead of the step
     c.data.load_size = (0, 0)   # folder sources: resize every image to (H, W); (0, 0) keeps sizes
     c.data.crop = 0             # removal: random training crop of this size; 0 = none
     c.data.flip = True          # removal: random left-right flips in training
@@ -264,5 +227,5 @@ def defaults():
     c.checkpoint.keep_best = 0
     c.checkpoint.best_metric = ""
     c.checkpoint.best_mode = "max"
-    c.checkpoint.restore_params_only = False
+    c.checkpoint.init_from = ""  # a workdir or export file: a new run starts from its parameters
     return c

@@ -17,35 +17,35 @@ ssim}, "input": {...}, "protocols": [{"protocol", "model", "input"}, ...]}; the 
 SRD tables report (the native pixel-pooled one without S).
 """
 
+import functools
+
+from jaxshadow import metric_names as names
+
 KEYS = ("shadow", "non_shadow", "all", "psnr", "ssim")
 
 
-def _scores(metrics, prefix, pooled, suffix):
-    per_image = "" if pooled else "_per_image"
-    return {
-        "shadow": metrics[f"{prefix}lab_shadow{per_image}{suffix}"],
-        "non_shadow": metrics[f"{prefix}lab_non_shadow{per_image}{suffix}"],
-        "all": metrics[f"{prefix}lab_all{per_image}{suffix}"],
-        "psnr": metrics[f"{prefix}psnr{suffix}"],
-        "ssim": metrics[f"{prefix}ssim{suffix}"],
-    }
+def _scores(metrics, of_input, pooled, size):
+    key = functools.partial(names.removal_key, of_input=of_input, per_image=not pooled,
+                            size=size)
+    scores = {region: metrics[key(names.lab_key(region))] for region in names.LAB_REGIONS}
+    return {**scores, "psnr": metrics[key(names.PSNR)], "ssim": metrics[key(names.SSIM)]}
 
 
 def removal_result(metrics, *, dataset, split, step, white, size):
     """The JSON-able result (see the module docstring) from summarised removal metrics."""
     protocols = []
-    resolutions = [("", "native resolution")] + ([(f"_{size}", f"{size}x{size}")] if size else [])
-    for suffix, where in resolutions:
+    resolutions = [(None, "native resolution")] + ([(size, f"{size}x{size}")] if size else [])
+    for at, where in resolutions:
         for pooled, how in ((True, "pixel-pooled"), (False, "per-image")):
             protocols.append({"protocol": f"{how}, {where}",
-                              "model": _scores(metrics, "", pooled, suffix),
-                              "input": _scores(metrics, "input_", pooled, suffix)})
+                              "model": _scores(metrics, False, pooled, at),
+                              "input": _scores(metrics, True, pooled, at)})
     primary = protocols[-2]  # pixel-pooled, at the resized size when there is one
     result = {"dataset": dataset, "split": split, "step": step, "white": white,
               "protocol": primary["protocol"], "model": primary["model"],
               "input": primary["input"], "protocols": protocols}
-    if "ber" in metrics:
-        result["ber"] = metrics["ber"]
+    if names.BER in metrics:
+        result["ber"] = metrics[names.BER]
     return result
 
 

@@ -5,6 +5,7 @@ input at test time) trained on random 256×256 crops with flips, AdamW and a war
 schedule, evaluated on the full-size test images every 2,000 steps.
 """
 
+from jaxshadow import metric_names as names
 from jaxshadow.config import defaults
 
 
@@ -32,6 +33,6 @@ def unet_removal(source, *, steps=40_000):
     c.optimizer.grad_clip_norm = 1.0
     c.loss.l1 = 1.0
     c.checkpoint.keep_best = 1
-    c.checkpoint.best_metric = "eval_lab_all"
+    c.checkpoint.best_metric = names.EVAL_PREFIX + names.LAB_ALL
     c.checkpoint.best_mode = "min"
     return c

@@ -79,3 +79,23 @@ def test_missing_peer_is_reported_not_fatal(monkeypatch, peer):
     module = getattr(suite, f"peer_{peer}")
     monkeypatch.setattr(module, "available", lambda: False)
     assert suite.peers_status(True)[peer] == "not installed"
+
+
+@pytest.mark.skipif(not suite.peer_keras.available(),
+                    reason="the Keras peer needs TensorFlow and Keras (pip install -e '.[tf]')")
+def test_keras_fit_peer_runs_in_its_own_process_with_the_same_model():
+    from benchmarks import peer_process
+
+    t = peer_process.run("keras-fit", "cnn_small", 8, 28, 1, threads=1, repeats=2, warmup=1)
+    assert "error" not in t, t
+    assert t["params"] == 93_322  # the JAX cnn_small's count (test_train_record)
+    assert t["median_s"] > 0 and t["repeats"] == 2
+    assert "model.fit" in t["setup"] and "1 intra-op threads" in t["setup"]
+
+
+def test_a_failing_peer_comes_back_as_one_line_not_an_exception():
+    from benchmarks import peer_process
+
+    t = peer_process.run("torch", "no_such_model", 8, 28, 1, threads=1, repeats=1, warmup=1)
+    assert set(t) == {"error"} and "torch failed (exit 2)" in t["error"]
+    assert "\n" not in t["error"]

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import jax
@@ -126,7 +125,8 @@ def test_config_differences_in_model_or_shapes_are_a_clear_error(tmp_path, capsy
         assert len(err) == 1 and message in err[0], err
         assert f"{workdir}/checkpoints/5" in err[0]
         assert (workdir / "config.json").read_text() == saved_config  # not overwritten
-    assert "restore_params_only" in err[0]  # the parameters would fit: fine-tuning is offered
+    # the parameters would fit: fine-tuning in another workdir is offered
+    assert f"--config.checkpoint.init_from={workdir} with another --workdir" in err[0]
 
     # Harmless: how long, how often, how fast, on how many devices; a default made explicit.
     assert cli.main(base[:5] + ["--config.model.num_classes=10", "--config.steps=8",
@@ -138,42 +138,54 @@ def test_config_differences_in_model_or_shapes_are_a_clear_error(tmp_path, capsy
     assert _steps(str(workdir))[-1] == 8
 
 
-def test_restore_params_only_fine_tunes_from_the_parameters_with_a_fresh_optimizer(tmp_path):
-    workdir = str(tmp_path / "run")
-    pretrain = train(tiny(steps=20, eval_every=20, checkpoint_every=20), workdir)
+def test_init_from_fine_tunes_from_another_runs_parameters_with_a_fresh_optimizer(tmp_path):
+    pretrained = str(tmp_path / "pretrain")
+    pretrain = train(tiny(steps=20, eval_every=20, checkpoint_every=20), pretrained)
     assert pretrain["eval_accuracy"] > 0.4
+    before = {name: (tmp_path / "pretrain" / name).stat().st_mtime_ns
+              for name in ("config.json", "metrics.jsonl")}
 
     # sgd with a negligible learning rate: the fine-tuned model is the pretrained one.
+    workdir = str(tmp_path / "fine")
     fine = dict(steps=5, eval_every=5, **{"optimizer.name": "sgd",
                                           "optimizer.learning_rate": 1e-12,
-                                          "checkpoint.restore_params_only": True})
+                                          "checkpoint.init_from": pretrained})
     stream = io.StringIO()
     metrics = train(tiny(**fine), workdir, stream=stream)
-    assert f"fine-tuning from the parameters of {workdir}/checkpoints/20" in stream.getvalue()
+    assert f"fine-tuning from the parameters of {pretrained}/checkpoints/20" in stream.getvalue()
     assert metrics["eval_loss"] == pytest.approx(pretrain["eval_loss"], rel=1e-4)
     assert _steps(workdir) == [5]  # a new run, from step 0
     assert sorted(_losses(workdir)) == [1, 2, 3, 4, 5]
-    archived = os.path.join(workdir, "pretrained")  # the pretraining run is kept, moved
-    assert _steps(archived) == [20] and sorted(_losses(archived))[-1] == 20
+    # the pretraining run is only read
+    assert _steps(pretrained) == [20] and sorted(_losses(pretrained))[-1] == 20
+    assert before == {name: (tmp_path / "pretrain" / name).stat().st_mtime_ns for name in before}
 
-    # Started again with the same options, the fine-tuning run resumes (no second move).
+    # Started again, the fine-tuning run resumes from its own checkpoint.
     stream = io.StringIO()
     train(tiny(**{**fine, "steps": 8}), workdir, stream=stream)
     assert f"resumed from {workdir}/checkpoints/5" in stream.getvalue()
-    assert not os.path.exists(os.path.join(workdir, "pretrained-2"))
 
-    # A fine-tuning run stopped before its first checkpoint takes the parameters again.
-    shutil.rmtree(os.path.join(workdir, "checkpoints"))
+    # An exported model file works the same (float16 storage comes back as float32).
+    exported = str(tmp_path / "model.msgpack")
+    assert cli.main(["export", "--workdir", pretrained, "--out", exported,
+                     "--dtype", "float16"]) == 0
     stream = io.StringIO()
-    metrics = train(tiny(**fine), workdir, stream=stream)
-    assert (f"fine-tuning from the parameters of {archived}/checkpoints/20"
-            in stream.getvalue())
-    assert metrics["eval_loss"] == pytest.approx(pretrain["eval_loss"], rel=1e-4)
+    metrics = train(tiny(**{**fine, "checkpoint.init_from": exported}), str(tmp_path / "f2"),
+                    stream=stream)
+    assert f"fine-tuning from the parameters of {exported}" in stream.getvalue()
+    assert metrics["eval_loss"] == pytest.approx(pretrain["eval_loss"], rel=1e-2)  # float16 rounding
 
 
-def test_restore_params_only_without_a_checkpoint_is_an_error(tmp_path):
-    with pytest.raises(UserError, match="no checkpoint to take parameters from"):
-        train(tiny(**{"checkpoint.restore_params_only": True}), str(tmp_path / "run"))
+def test_init_from_errors_name_the_path(tmp_path):
+    with pytest.raises(UserError, match="'checkpoint.init_from': .*nowhere not found"):
+        train(tiny(**{"checkpoint.init_from": str(tmp_path / "nowhere")}), str(tmp_path / "a"))
+    other = str(tmp_path / "other")
+    train(tiny(steps=5, eval_every=5, checkpoint_every=5, **{"model.name": "cnn_small"}), other)
+    with pytest.raises(UserError, match=f"the parameters in {other}/checkpoints/5 do not fit "
+                                        f"this model: model.name: 'cnn_small' in the checkpoint"):
+        train(tiny(**{"checkpoint.init_from": other}), str(tmp_path / "b"))
+    assert not (tmp_path / "b" / "checkpoints").exists() or not os.listdir(
+        tmp_path / "b" / "checkpoints")
 
 
 def test_the_best_checkpoint_survives_a_restart(tmp_path):

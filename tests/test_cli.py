@@ -35,7 +35,9 @@ def test_train_writes_config_metrics_tensorboard_checkpoints(tmp_path, capsys):
     train_records = [r for r in records if "loss" in r]
     assert [r["step"] for r in train_records] == [5, 10, 15, 20]
     for r in train_records:
-        assert {"loss", "learning_rate", "images_per_sec", "accuracy"} <= r.keys()
+        assert {"loss", "learning_rate", "images_per_sec", "accuracy",
+                "data_wait_frac"} <= r.keys()
+        assert 0.0 <= r["data_wait_frac"] <= 1.0
     evals = [r for r in records if "eval_accuracy" in r]
     assert [r["step"] for r in evals] == [10, 20]
     if tensorflow_available():

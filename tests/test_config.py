@@ -6,6 +6,7 @@ import pytest
 
 from jaxshadow import config as config_lib
 from jaxshadow.errors import UserError
+from jaxshadow.validate import REQUIRED_KEYS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -13,17 +14,17 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_every_recipe_loads_and_validates():
     for path in sorted(CONFIGS.glob("*.py")):
         config = config_lib.resolve(path)
-        for key in config_lib.REQUIRED_KEYS:
+        for key in REQUIRED_KEYS:
             assert key in config, (path.name, key)
 
 
 def test_overrides_keep_types():
     c = config_lib.resolve(CONFIGS / "digits_cnn.py", [
         "--config.steps=7", "--config.optimizer.learning_rate=1e-2",
-        "--config.data.source=tfds:mnist", "--config.checkpoint.restore_params_only=true",
+        "--config.data.source=tfds:mnist", "--config.checkpoint.keep_best=2",
         "--config.model.num_classes=12"])
     assert c.steps == 7 and c.optimizer.learning_rate == 0.01
-    assert c.data.source == "tfds:mnist" and c.checkpoint.restore_params_only is True
+    assert c.data.source == "tfds:mnist" and c.checkpoint.keep_best == 2
     assert c.model.num_classes == 12
     assert isinstance(config_lib.resolve(CONFIGS / "digits_cnn.py",
                                          ["--config.optimizer.learning_rate=1"]

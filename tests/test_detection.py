@@ -13,7 +13,6 @@ from jaxshadow import cli
 from jaxshadow import config as config_lib
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.detection import DetectionTask
-from jaxshadow.train.setup import build_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real" / "detection"
@@ -80,8 +79,6 @@ def test_the_detector_recipe_trains_and_evaluates_on_a_folder(tmp_path, capsys):
 def test_detection_needs_the_detector_model(tmp_path):
     data = tmp_path / "d"
     _write_detection(data, n=4)
-    config = config_lib.resolve(str(ROOT / "configs" / "sbu_detector.py"),
-                                [f"--config.data.source=detection:{data}",
-                                 "--config.model.name=unet"])
     with pytest.raises(UserError, match="task 'detection' trains model 'shadow_detector'"):
-        build_run(config)
+        config_lib.resolve(str(ROOT / "configs" / "sbu_detector.py"),
+                           [f"--config.data.source=detection:{data}", "--config.model.name=unet"])

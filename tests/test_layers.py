@@ -93,3 +93,57 @@ def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
     np.testing.assert_allclose(fast[0], ref[0], rtol=1e-5)
     for g, g_ref in zip(jax.tree.leaves(fast[1]), jax.tree.leaves(ref[1])):
         np.testing.assert_allclose(g, g_ref, atol=2e-5 + 1e-4 * float(jnp.abs(g_ref).max()))
+
+
+def test_each_backend_gets_its_measured_forms_and_the_environment_can_force_one(monkeypatch):
+    monkeypatch.delenv(layers.FORMS_ENV, raising=False)
+    assert layers.forms("cpu") == layers.MATMUL_FORMS  # XLA:CPU: im2col grads, matmul, reshape
+    assert layers.forms("gpu") == layers.LAX_FORMS     # cuDNN runs lax's own ops
+    assert layers.forms("cuda") == layers.LAX_FORMS and layers.forms("tpu") == layers.LAX_FORMS
+    assert layers.forms() == layers.forms(jax.default_backend())
+    monkeypatch.setenv(layers.FORMS_ENV, "lax")
+    assert layers.forms("cpu") == layers.LAX_FORMS
+    monkeypatch.setenv(layers.FORMS_ENV, "matmul")
+    assert layers.forms("gpu") == layers.MATMUL_FORMS
+    monkeypatch.setenv(layers.FORMS_ENV, "cudnn")
+    with pytest.raises(ValueError, match="must be 'matmul' or 'lax', got 'cudnn'"):
+        layers.forms()
+
+
+def test_the_two_forms_of_each_layer_agree_in_values_and_gradients():
+    x = jax.random.normal(jax.random.key(1), (2, 9, 11, 8))
+    k3 = jax.random.normal(jax.random.key(2), (3, 3, 8, 16)) / 8
+    k2 = jax.random.normal(jax.random.key(3), (2, 2, 8, 4)) / 4
+    pairs = [
+        (lambda x: layers.max_pool_2x2(x, form="matmul"),
+         lambda x: layers.max_pool_2x2(x, form="lax")),
+        (lambda x: layers.conv_transpose_2x2(x, k2, form="matmul"),
+         lambda x: layers.conv_transpose_2x2(x, k2, form="lax")),
+        (lambda x: layers.conv_general_dilated(x, k3, (1, 1), "SAME", dimension_numbers=DN,
+                                               form="matmul"),
+         lambda x: layers.conv_general_dilated(x, k3, (1, 1), "SAME", dimension_numbers=DN,
+                                               form="lax")),
+    ]
+    for matmul_form, lax_form in pairs:
+        (y, y_ref), (g, g_ref) = _vjp_both(matmul_form, lax_form, (x,))
+        np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(g[0], g_ref[0], rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_under_lax_forms_has_the_same_parameters_and_outputs(monkeypatch):
+    model = models.get("unet", features=(8, 16))
+    x = jax.random.uniform(jax.random.key(0), (2, 16, 16, 3))
+    monkeypatch.setenv(layers.FORMS_ENV, "matmul")
+    variables = model.init(jax.random.key(1), x)
+    # away from the zero-initialised head, where the output is the input whatever the forms
+    leaves, tree = jax.tree.flatten(variables)
+    keys = jax.random.split(jax.random.key(2), len(leaves))
+    variables = jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape)
+                                          for p, k in zip(leaves, keys)])
+    y_matmul = model.apply(variables, x)["shadow_free"]
+    monkeypatch.setenv(layers.FORMS_ENV, "lax")
+    assert (jax.tree.map(jnp.shape, model.init(jax.random.key(1), x))
+            == jax.tree.map(jnp.shape, variables))
+    y_lax = model.apply(variables, x)["shadow_free"]
+    assert float(jnp.abs(y_matmul - x).mean()) > 1e-2  # the network computed something
+    np.testing.assert_allclose(y_lax, y_matmul, rtol=1e-4, atol=1e-4)

@@ -12,7 +12,7 @@ import pytest
 from helpers import digits_config
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
-from jaxshadow.train import loop
+from jaxshadow.train import loop, prefetch
 from jaxshadow.train.checkpoints import abstract_like, restore_latest
 from jaxshadow.train.setup import build_run
 
@@ -22,7 +22,7 @@ def poison_steps(monkeypatch):
     """The set of (1-based) steps whose input images become NaN, through a 'poison' column."""
     steps = set()
     calls = {"n": 0}
-    real_global_batch, real_prepare = loop.global_batch, ClassificationTask.prepare
+    real_global_batch, real_prepare = prefetch.global_batch, ClassificationTask.prepare
 
     def global_batch(batch, mesh):
         calls["n"] += 1
@@ -35,7 +35,7 @@ def poison_steps(monkeypatch):
             out["input"] = out["input"] + batch["poison"][:, None, None, None]
         return out
 
-    monkeypatch.setattr(loop, "global_batch", global_batch)
+    monkeypatch.setattr(prefetch, "global_batch", global_batch)
     monkeypatch.setattr(ClassificationTask, "prepare", prepare)
     return steps
 

@@ -10,10 +10,12 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from jaxshadow import cli
+from jaxshadow import metric_names as names
 from jaxshadow.data.folder_source import load_folder_source
 from jaxshadow.data.pipeline import train_batches
 from jaxshadow.data.tf_setup import tensorflow_available
 from jaxshadow.errors import UserError
+from jaxshadow.eval_report import removal_result
 from jaxshadow.resize import imresize_matlab
 from jaxshadow.tasks.removal import RemovalTask
 from tests.helpers import write_paired
@@ -69,6 +71,13 @@ def test_resized_protocol_matches_the_published_script():
     assert summary["input_lab_shadow_per_image_256"] == pytest.approx(per_image, rel=2e-3)
     # Resizing changes the numbers (a dilated mask, smoothed images): it is a separate protocol.
     assert summary["input_lab_shadow_256"] != pytest.approx(summary["input_lab_shadow"], rel=1e-3)
+    # The names the task writes are exactly those metric_names builds, and the report reads them.
+    built = {names.removal_key(q, of_input=i, per_image=p, size=z)
+             for q in ("lab_shadow", "lab_non_shadow", "lab_all", "psnr", "ssim")
+             for i in (False, True) for p in (False, True) for z in (None, 256)}
+    assert set(summary) == built
+    result = removal_result(summary, dataset="d", split="test", step=1, white="D65", size=256)
+    assert result["input"]["shadow"] == summary["input_lab_shadow_256"]
 
 
 def test_training_batches_are_augmented_alike():

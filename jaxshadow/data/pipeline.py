@@ -49,13 +49,10 @@ def process_rows(batch_size, process_index, process_count):
 
 
 def resolve_reader(reader):
-    """'auto' -> 'tf' when TensorFlow is installed, else 'numpy'."""
+    """'auto' -> 'tf' when TensorFlow is installed, else 'numpy'; 'tf' and 'numpy' unchanged
+    (`jaxshadow.validate` checks the value)."""
     if reader == "auto":
         return "tf" if tensorflow_available() else "numpy"
-    if reader not in ("tf", "numpy"):
-        raise UserError(f"data.reader must be auto, tf or numpy, got '{reader}'")
-    if reader == "tf" and not tensorflow_available():
-        raise UserError("data.reader=tf but TensorFlow is not installed; use data.reader=numpy")
     return reader
 
 

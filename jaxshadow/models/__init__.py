@@ -16,7 +16,7 @@ from jaxshadow.models.joint import JointRemover
 from jaxshadow.models.unet import ShadowRemovalUNet, UNet
 
 __all__ = ["CNNSmall", "CNNTiny", "JointRemover", "ShadowDetector", "ShadowRemovalUNet", "UNet",
-           "get", "names", "register"]
+           "check", "get", "names", "register"]
 
 _REGISTRY = {
     "cnn_tiny": CNNTiny,
@@ -37,20 +37,25 @@ def names():
     return sorted(_REGISTRY)
 
 
+def check(name, options):
+    """Raises UserError unless `name` is a registered model and every key of `options` is one of
+    its attributes (naming the closest match)."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UserError(f"unknown model '{name}'{hint}; known models: {', '.join(names())}")
+    fields = {f for f in _REGISTRY[name].__dataclass_fields__ if f not in ("parent", "name")}
+    for key in options:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"model '{name}' has no option '{key}'{hint}")
+
+
 def get(name, **overrides):
     """Returns the Module `name` built with `overrides` as its attributes.
 
     Raises UserError naming the model or the attribute when either is unknown.
     """
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"unknown model '{name}'{hint}; known models: {', '.join(names())}")
-    cls = _REGISTRY[name]
-    fields = {f for f in cls.__dataclass_fields__ if f not in ("parent", "name")}
-    for key in overrides:
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"model '{name}' has no option '{key}'{hint}")
-    return cls(**overrides)
+    check(name, overrides)
+    return _REGISTRY[name](**overrides)

@@ -28,9 +28,19 @@ as patches × matrix (im2col):
 XLA:CPU runs both gradients as large matrix products, 1.5–3× faster than its backward
 convolutions on small images. Larger images keep lax's gradients: building P costs more than it
 saves there. Every other convolution goes to lax unchanged.
+
+These are XLA:CPU's fast forms (measured in the conv benchmark's "jax" vs "jax-lax" rows,
+benchmarks/results/cpu-2core.md). On a GPU or TPU, cuDNN and the TPU compiler implement lax's
+own convolutions, transposed convolutions and `reduce_window` directly, so there each layer
+computes the plain lax form (`LAX_FORMS`) unless the backend's rows show the matmul forms win.
+`forms()` makes that choice per backend at trace time; the environment variable
+`JAXSHADOW_LAYER_FORMS=matmul|lax` forces one (the benchmarks time both). Both forms have the
+same parameters and the same values (tested).
 """
 
+import dataclasses
 import functools
+import os
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -39,19 +49,52 @@ import jax.numpy as jnp
 from jax import lax
 
 SMALL_IMAGE_PIXELS = 28 * 28
+DN = ("NHWC", "HWIO", "NHWC")
 
 
-def max_pool_2x2(x):
-    """2×2 max-pool, stride 2, VALID. x: (N, H, W, C) -> (N, H // 2, W // 2, C)."""
+@dataclasses.dataclass(frozen=True)
+class LayerForms:
+    """The form each layer is computed in: "matmul" (this module's) or "lax" (the plain op)."""
+
+    conv_grad: str
+    conv_transpose: str
+    max_pool: str
+
+
+MATMUL_FORMS = LayerForms(conv_grad="matmul", conv_transpose="matmul", max_pool="matmul")
+LAX_FORMS = LayerForms(conv_grad="lax", conv_transpose="lax", max_pool="lax")
+BACKEND_FORMS = {"cpu": MATMUL_FORMS}  # every other backend: LAX_FORMS
+FORMS_ENV = "JAXSHADOW_LAYER_FORMS"
+
+
+def forms(backend=None):
+    """The LayerForms for `backend` (default: JAX's default backend), or the ones forced by
+    $JAXSHADOW_LAYER_FORMS ("matmul" or "lax")."""
+    forced = os.environ.get(FORMS_ENV, "")
+    if forced:
+        if forced not in ("matmul", "lax"):
+            raise ValueError(f"{FORMS_ENV} must be 'matmul' or 'lax', got '{forced}'")
+        return MATMUL_FORMS if forced == "matmul" else LAX_FORMS
+    return BACKEND_FORMS.get(backend or jax.default_backend(), LAX_FORMS)
+
+
+def max_pool_2x2(x, form=None):
+    """2×2 max-pool, stride 2, VALID. x: (N, H, W, C) -> (N, H // 2, W // 2, C).
+    form: "matmul" (reshape + max) or "lax" (reduce_window); default `forms().max_pool`."""
+    if (form or forms().max_pool) == "lax":
+        return nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
     n, h, w, c = x.shape
     x = x[:, : h - h % 2, : w - w % 2, :]
     x = x.reshape(n, h // 2, 2, w // 2, 2, c)
     return jnp.max(x, axis=(2, 4))
 
 
-def conv_transpose_2x2(x, kernel):
+def conv_transpose_2x2(x, kernel, form=None):
     """Stride-2 2×2 transposed convolution, no bias. x: (N, H, W, Cin), kernel: (2, 2, Cin, Cout)
-    in flax/lax `conv_transpose` layout -> (N, 2H, 2W, Cout)."""
+    in flax/lax `conv_transpose` layout -> (N, 2H, 2W, Cout).
+    form: "matmul" or "lax" (`lax.conv_transpose`); default `forms().conv_transpose`."""
+    if (form or forms().conv_transpose) == "lax":
+        return lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=DN)
     n, h, w, cin = x.shape
     cout = kernel.shape[-1]
     # (a, b, Cin, Cout) flipped -> (Cin, a·b·Cout): column block (a, b) fills output pixel (a, b).
@@ -96,8 +139,7 @@ def _patches_matmul(x, kernel, pads):
 
 
 def _lax_conv(x, kernel, pads):
-    return lax.conv_general_dilated(x, kernel, (1, 1), pads,
-                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=DN)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -120,18 +162,21 @@ _conv_im2col_grad.defvjp(_conv_fwd, _conv_bwd)
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                         batch_group_count=1, precision=None, preferred_element_type=None):
-    """`lax.conv_general_dilated`, same arguments and result; small stride-1 2-D NHWC/HWIO
-    convolutions get the im2col gradients described in the module docstring."""
+                         batch_group_count=1, precision=None, preferred_element_type=None, *,
+                         form=None):
+    """`lax.conv_general_dilated`, same arguments and result; with form "matmul" (default
+    `forms().conv_grad`) small stride-1 2-D NHWC/HWIO convolutions get the im2col gradients
+    described in the module docstring."""
     args = (lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
             feature_group_count, batch_group_count, precision, preferred_element_type)
+    if (form or forms().conv_grad) == "lax":
+        return lax.conv_general_dilated(*args)
     dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
     simple = (lhs.ndim == 4 and tuple(window_strides) == (1, 1)
               and all(d in (None, (1, 1), [1, 1]) for d in (lhs_dilation, rhs_dilation))
               and feature_group_count == 1 and batch_group_count == 1 and precision is None
               and preferred_element_type is None
-              and dn == lax.conv_dimension_numbers(lhs.shape, rhs.shape,
-                                                   ("NHWC", "HWIO", "NHWC")))
+              and dn == lax.conv_dimension_numbers(lhs.shape, rhs.shape, DN))
     if not simple:
         return lax.conv_general_dilated(*args)
     pads = padding

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxshadow import losses, metrics
-from jaxshadow.data.augment import paired_augment
+from jaxshadow import metric_names as names
+from jaxshadow.data.device_augment import paired_augment
 
 COUNTS = ("tp", "tn", "n_pos", "n_neg")
 
@@ -32,9 +33,9 @@ def _pooled(counts):
     """Shadow, non-shadow error rates and BER in percent from pooled counts (floats or arrays;
     a class with no pixel counts as one, so an empty class scores 0 error, not NaN)."""
     pos, neg = jnp.maximum(counts["n_pos"], 1.0), jnp.maximum(counts["n_neg"], 1.0)
-    return {"ber": metrics.ber_from_counts(counts["tp"], counts["tn"], pos, neg),
-            "shadow_error": 100.0 * (1.0 - counts["tp"] / pos),
-            "non_shadow_error": 100.0 * (1.0 - counts["tn"] / neg)}
+    return {names.BER: metrics.ber_from_counts(counts["tp"], counts["tn"], pos, neg),
+            names.SHADOW_ERROR: 100.0 * (1.0 - counts["tp"] / pos),
+            names.NON_SHADOW_ERROR: 100.0 * (1.0 - counts["tn"] / neg)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +58,7 @@ class DetectionTask:
         """Mean binary cross-entropy of the logits, and the batch's pooled BER."""
         counts = metrics.ber_counts(jax.nn.sigmoid(logits), batch["mask"])
         pooled = {k: jnp.sum(v).astype(jnp.float32) for k, v in counts.items()}
-        return losses.mask_bce(logits, batch["mask"]), {"ber": _pooled(pooled)["ber"]}
+        return losses.mask_bce(logits, batch["mask"]), {names.BER: _pooled(pooled)[names.BER]}
 
     def eval_sums(self, logits, batch):
         """Counts and cross-entropy summed over the valid rows."""

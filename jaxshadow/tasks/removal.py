@@ -21,25 +21,26 @@ value counted as shadow); those keys end in `_S`.
 """
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxshadow import losses, metrics
-from jaxshadow.data.augment import color_jitter, paired_augment
-from jaxshadow.data.dead_leaves import dead_leaves
+from jaxshadow import metric_names as names
+from jaxshadow.data.device_augment import (color_jitter, eval_shadows, mix_dead_leaves,
+                                           paired_augment)
 from jaxshadow.data.synthetic import render
 from jaxshadow.resize import imresize_matlab_batch
 
-REGIONS = ("shadow", "non_shadow", "all")
 
 
 def _per_image_sums(pred, target, mask, valid, white):
     """Pooled sums, per-image means and their counts for one prediction, over valid images."""
     sums = metrics.lab_error_sums(pred, target, mask, white=white)
     out = {}
-    for region in REGIONS:
+    for region in names.LAB_REGIONS:
         total, count = sums[f"{region}_sum"], sums[f"{region}_count"].astype(jnp.float32)
         has = valid * (count > 0)
         out[f"lab_{region}_sum"] = jnp.sum(total * valid)
@@ -49,18 +50,6 @@ def _per_image_sums(pred, target, mask, valid, white):
     out["psnr_sum"] = jnp.sum(metrics.psnr(pred, target) * valid)
     out["ssim_sum"] = jnp.sum(metrics.ssim(pred, target) * valid)
     return out
-
-
-def _mix_dead_leaves(key, images, fraction, allowed=None):
-    """Replaces each image of (N, H, W, C) `images` by a dead-leaves image with probability
-    `fraction` (only where `allowed` (N,) is true, when given), its colours drawn from the
-    batch (`jaxshadow.data.dead_leaves`)."""
-    leaves_key, pick_key = jax.random.split(key)
-    leaves = dead_leaves(leaves_key, images)
-    replace = jax.random.uniform(pick_key, (images.shape[0], 1, 1, 1)) < fraction
-    if allowed is not None:
-        replace = replace & allowed[:, None, None, None]
-    return jnp.where(replace, leaves, images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,17 +82,14 @@ class RemovalTask:
             rendered = batch["rendered"] > 0 if "rendered" in batch else None
             if train:
                 if self.dead_leaves > 0:
-                    images["shadow_free"] = _mix_dead_leaves(
+                    images["shadow_free"] = mix_dead_leaves(
                         jax.random.fold_in(key, 3), images["shadow_free"], self.dead_leaves,
                         rendered)
                 shadow, mask = render(render_key, images["shadow_free"],
                                       config=self.shadow_config)
             else:
-                keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(self.eval_seed), i))(
-                    batch["index"])
-                shadow, mask = jax.vmap(lambda k, im: jax.tree.map(
-                    lambda a: a[0], render(k, im[None], config=self.shadow_config)))(
-                        keys, images["shadow_free"])
+                shadow, mask = eval_shadows(self.eval_seed, batch["index"],
+                                            images["shadow_free"], self.shadow_config)
             if rendered is not None:  # real pairs keep their own shadow and mask
                 pick = rendered[:, None, None, None]
                 shadow = jnp.where(pick, shadow, images["shadow"])
@@ -158,20 +144,21 @@ class RemovalTask:
         sums = {k: float(v) for k, v in sums.items()}
         count = max(sums["count"], 1.0)
         out = {}
-        suffixes = [""] + ([f"_{self.eval_size}"] if self.eval_size else [])
-        for who, prefix in (("model", ""), ("input", "input_")):
-            for s in suffixes:
-                for region in REGIONS:
-                    pixels = sums[f"{who}_lab_{region}_count{s}"]
-                    images = sums[f"{who}_lab_{region}_images{s}"]
-                    out[f"{prefix}lab_{region}{s}"] = (sums[f"{who}_lab_{region}_sum{s}"] / pixels
-                                                       if pixels else float("nan"))
-                    out[f"{prefix}lab_{region}_per_image{s}"] = (
-                        sums[f"{who}_lab_{region}_image_sum{s}"] / images
-                        if images else float("nan"))
-                out[f"{prefix}psnr{s}"] = sums[f"{who}_psnr_sum{s}"] / count
-                out[f"{prefix}ssim{s}"] = sums[f"{who}_ssim_sum{s}"] / count
+        for who in ("model", "input"):
+            key = functools.partial(names.removal_key, of_input=who == "input")
+            for size in [None] + ([self.eval_size] if self.eval_size else []):
+                s = f"_{size}" if size else ""
+                for region in names.LAB_REGIONS:
+                    lab = names.lab_key(region)
+                    pixels = sums[f"{who}_{lab}_count{s}"]
+                    images = sums[f"{who}_{lab}_images{s}"]
+                    out[key(lab, size=size)] = (sums[f"{who}_{lab}_sum{s}"] / pixels
+                                                if pixels else float("nan"))
+                    out[key(lab, per_image=True, size=size)] = (
+                        sums[f"{who}_{lab}_image_sum{s}"] / images if images else float("nan"))
+                out[key(names.PSNR, size=size)] = sums[f"{who}_psnr_sum{s}"] / count
+                out[key(names.SSIM, size=size)] = sums[f"{who}_ssim_sum{s}"] / count
         if "ber_tp" in sums:
             pos, neg = max(sums["ber_n_pos"], 1.0), max(sums["ber_n_neg"], 1.0)
-            out["ber"] = metrics.ber_from_counts(sums["ber_tp"], sums["ber_tn"], pos, neg)
+            out[names.BER] = metrics.ber_from_counts(sums["ber_tp"], sums["ber_tn"], pos, neg)
         return out

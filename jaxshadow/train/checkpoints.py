@@ -171,18 +171,6 @@ class Checkpointer:
                                     f"those saved (fingerprint mismatch)")
         return state, meta
 
-    def restore_as_saved(self, step, sharding):
-        """(state as nested dicts, meta) at `step`, whatever its structure, on `sharding`."""
-        try:
-            tree = self.manager.item_metadata(step)["state"]
-            tree = tree.tree if hasattr(tree, "tree") else tree
-        except Exception as e:
-            raise DamagedCheckpoint(f"{self.path(step)}: {_short(e)}") from e
-        target = jax.tree.map(
-            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding), tree,
-            is_leaf=lambda x: isinstance(x, ocp.metadata.ArrayMetadata))
-        return self.restore(step, target)
-
     def newest_readable(self, restore_fn, *, warn, set_aside=True):
         """(restore_fn(step), step) for the newest step that restore_fn can read, else
         (None, None). Each damaged checkpoint is reported through `warn` and, with

@@ -9,6 +9,7 @@ kind, EMA on/off, ...): those end with a UserError listing each difference as
 
 import dataclasses
 import json
+import os
 
 import ml_collections
 
@@ -113,8 +114,9 @@ def check_resumable(path, saved_config, config, saved_shapes, expected_shapes):
         return
     params_fit = ({k: v for k, v in saved_shapes.items() if k.startswith("params.")}
                   == {k: v for k, v in expected_shapes.items() if k.startswith("params.")})
-    hint = (" (or --config.checkpoint.restore_params_only=True to fine-tune from its "
-            "parameters)" if params_fit else "")
+    run_dir = os.path.dirname(os.path.dirname(path))  # WORKDIR of WORKDIR/checkpoints/STEP
+    hint = (f" (its parameters fit: --config.checkpoint.init_from={run_dir} with another "
+            f"--workdir fine-tunes from them)" if params_fit else "")
     if model:
         what = "a different model"
         lines = model

@@ -20,6 +20,7 @@ import jax
 import optax
 
 from jaxshadow import config as config_lib
+from jaxshadow import metric_names as names
 from jaxshadow.data.pipeline import train_batches
 from jaxshadow.errors import UserError
 from jaxshadow.files import atomic_write
@@ -27,7 +28,7 @@ from jaxshadow.warn import warn
 from jaxshadow.train import resume
 from jaxshadow.train import steps as steps_lib
 from jaxshadow.train.evaluate import evaluate_split
-from jaxshadow.train.mesh import global_batch
+from jaxshadow.train.prefetch import DevicePrefetch
 from jaxshadow.train.nonfinite import NonFiniteWatch
 from jaxshadow.train.preemption import StopRequest
 from jaxshadow.train.report import Reporter
@@ -73,11 +74,11 @@ def train(config, workdir, *, stream=None):
     if start.note:
         reporter.message(start.note)
 
-    batches = train_batches(run.source, "train", seed=config.seed,
-                            batch_size=config.batch_size, start_step=start_step,
-                            num_steps=config.steps, reader=config.data.reader,
-                            process_index=jax.process_index(),
-                            process_count=jax.process_count())
+    batches = DevicePrefetch(
+        train_batches(run.source, "train", seed=config.seed, batch_size=config.batch_size,
+                      start_step=start_step, num_steps=config.steps, reader=config.data.reader,
+                      process_index=jax.process_index(), process_count=jax.process_count()),
+        run.mesh, size=config.data.device_prefetch)
 
     meta = {"config": config.to_dict(), "input_shape": list(run.input_shape)}
 
@@ -93,7 +94,7 @@ def train(config, workdir, *, stream=None):
     loop_start = time.monotonic()
     try:
         for step in range(start_step, config.steps):
-            batch = global_batch(next(batches), run.mesh)
+            batch = next(batches)
             state, metrics = train_step(state, batch)
             done = step + 1
             if watch:
@@ -104,6 +105,7 @@ def train(config, workdir, *, stream=None):
                 reporter.message(f"first step (compile and run) took "
                                  f"{time.monotonic() - loop_start:.1f}s")
                 last_time, last_step = time.monotonic(), done
+                batches.take_wait_seconds()
             elif steps_lib.trace_counts["train_step"] - traces_before > 1:
                 raise RuntimeError(f"train_step was compiled again at step {done}: an input "
                                    f"changed shape, dtype or sharding")
@@ -128,8 +130,10 @@ def train(config, workdir, *, stream=None):
                 scalars = {k: float(v) for k, v in metrics.items()}
                 scalars["learning_rate"] = float(run.schedule(
                     step // config.optimizer.accumulate_steps))
+                waited = batches.take_wait_seconds()
                 if done > last_step:
                     scalars["images_per_sec"] = images / (now - last_time)
+                    scalars["data_wait_frac"] = min(1.0, waited / (now - last_time))
                 if config.optimizer.skip_nonfinite:
                     scalars["skipped_updates"] = _skipped_updates(state.opt_state)
                 if save_ms is not None:
@@ -139,13 +143,14 @@ def train(config, workdir, *, stream=None):
 
             evaluated = done % config.eval_every == 0 or done == config.steps
             if evaluated:
-                eval_metrics = {f"eval_{k}": v for k, v in
+                eval_metrics = {names.EVAL_PREFIX + k: v for k, v in
                                 evaluate_split(run, eval_step,
                                                steps_lib.eval_variables(state)).items()}
                 reporter.log(done, eval_metrics)
                 if samples:
                     samples.write(steps_lib.eval_variables(state), done, reporter)
                 last_time = time.monotonic()  # evaluation time is not training throughput
+                batches.take_wait_seconds()
 
             if is_save:
                 save_start = time.monotonic()

@@ -51,9 +51,8 @@ def make_mesh(num_devices=0, data=-1, fsdp=1):
 
 
 def mesh_from_config(config):
-    """The mesh of `config.num_devices` and `config.mesh` (absent in old configs: data only)."""
-    mesh = config.get("mesh") or {}
-    return make_mesh(config.num_devices, mesh.get("data", -1), mesh.get("fsdp", 1))
+    """The mesh of `config.num_devices` and `config.mesh`."""
+    return make_mesh(config.num_devices, config.mesh.data, config.mesh.fsdp)
 
 
 def batch_sharding(mesh):
@@ -66,14 +65,13 @@ def replicated(mesh):
     return NamedSharding(mesh, P())
 
 
-def check_batch_size(batch_size, mesh, name="batch_size"):
-    """Raises UserError unless `batch_size` splits evenly over the mesh's devices and processes."""
-    n = mesh.devices.size
-    if batch_size % n:
-        raise UserError(f"{name}={batch_size} does not divide over {n} devices; "
-                        f"use a multiple of {n}")
-    if batch_size % jax.process_count():
-        raise UserError(f"{name}={batch_size} does not divide over {jax.process_count()} processes")
+def check_batch_size(batch_size, num_devices, process_count, name="batch_size"):
+    """Raises UserError unless `batch_size` splits evenly over the devices and the processes."""
+    if batch_size % num_devices:
+        raise UserError(f"{name}={batch_size} does not divide over {num_devices} devices; "
+                        f"use a multiple of {num_devices}")
+    if batch_size % process_count:
+        raise UserError(f"{name}={batch_size} does not divide over {process_count} processes")
 
 
 def global_batch(local_batch, mesh):

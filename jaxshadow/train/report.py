@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from jaxshadow import metric_names as names
 from jaxshadow.files import atomic_write
 
 
@@ -99,7 +100,7 @@ class Reporter:
     def _show(self, step, scalars):
         text = " ".join(f"{k}={v:.4g}" for k, v in scalars.items()
                         if k in ("loss", "images_per_sec", "skipped_updates")
-                        or k.startswith("eval_"))
+                        or k.startswith(names.EVAL_PREFIX))
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=False)
             return

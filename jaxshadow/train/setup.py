@@ -13,10 +13,11 @@ from jaxshadow import models
 from jaxshadow.data.sources import make_source
 from jaxshadow.errors import UserError
 from jaxshadow.tasks import make_task
-from jaxshadow.train.mesh import check_batch_size, mesh_from_config
+from jaxshadow.train.mesh import mesh_from_config
 from jaxshadow.train.optimizer import make_optimizer
 from jaxshadow.train.sharding_rules import state_shardings
 from jaxshadow.train.state import create_train_state, initialize
+from jaxshadow.validate import validate
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -66,11 +67,12 @@ def model_input_shape(task, source):
 
 
 def build_run(config):
-    """Mesh, data source, task, model, optimizer and the train state's shapes and shardings."""
+    """Mesh, data source, task, model, optimizer and the train state's shapes and shardings.
+
+    Every config check (`jaxshadow.validate`, with this machine's devices) runs first; the
+    checks that need the data run as the source is opened."""
+    validate(config, jax.devices(), jax.process_count())
     mesh = mesh_from_config(config)
-    check_batch_size(config.batch_size, mesh)
-    if config.eval_batch_size:
-        check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
     source = make_source(config.data)
     config = with_source_classes(config, source)
     task = make_task(config, source)

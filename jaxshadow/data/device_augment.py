@@ -1,4 +1,12 @@
-"""Paired augmentations on the device, in pure JAX: one random transform, many arrays.
+"""Augmentation on the device, in pure JAX, inside the jitted step: the data flow is
+
+    source (files, tfds) -> host pipeline (uint8 batches, data/pipeline.py) -> device
+    augmentation (here) -> the step
+
+Paired crops, flips and rotations (one random transform, many arrays), colour jitter, dead-leaves
+images in place of photos, and shadows rendered on shadow-free images (`data/synthetic.py`) for
+training (one key per batch) and for evaluation (one key per example, from (eval_seed, index),
+so the evaluation set is the same in every run).
 
 A shadow-removal example is several aligned arrays (shadow image, mask, shadow-free image); an
 augmentation must move all of them the same way. Every function here therefore takes a pytree
@@ -22,7 +30,11 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
-__all__ = ["color_jitter", "paired_augment", "random_crop", "random_flip", "random_rot90"]
+from jaxshadow.data.dead_leaves import dead_leaves
+from jaxshadow.data.synthetic import render
+
+__all__ = ["color_jitter", "eval_shadows", "mix_dead_leaves", "paired_augment", "random_crop",
+           "random_flip", "random_rot90"]
 
 
 def _spatial_shape(arrays):
@@ -196,3 +208,24 @@ def color_jitter(key, batch: Mapping, gain=(0.7, 1.3)):
         return jnp.clip(x * gains.astype(x.dtype), 0.0, 1.0)
 
     return {name: recolour(x) for name, x in batch.items()}
+
+
+def mix_dead_leaves(key, images, fraction, allowed=None):
+    """Replaces each image of (N, H, W, C) `images` by a dead-leaves image with probability
+    `fraction` (only where `allowed` (N,) is true, when given), its colours drawn from the
+    batch (`jaxshadow.data.dead_leaves`)."""
+    leaves_key, pick_key = jax.random.split(key)
+    leaves = dead_leaves(leaves_key, images)
+    replace = jax.random.uniform(pick_key, (images.shape[0], 1, 1, 1)) < fraction
+    if allowed is not None:
+        replace = replace & allowed[:, None, None, None]
+    return jnp.where(replace, leaves, images)
+
+
+def eval_shadows(eval_seed, index, shadow_free, config):
+    """Rendered evaluation shadows: example i of (N, H, W, 3) `shadow_free` gets the key
+    fold_in(key(eval_seed), index[i]), so it has the same shadow whatever batch it is in, in
+    every run. -> (shadow (N, H, W, 3), mask (N, H, W, 1))."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(eval_seed), i))(index)
+    return jax.vmap(lambda k, im: jax.tree.map(lambda a: a[0], render(k, im[None], config=config)))(
+        keys, shadow_free)

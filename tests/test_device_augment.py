@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxshadow.data.augment import (color_jitter, paired_augment, random_crop, random_flip,
+from jaxshadow.data.device_augment import (color_jitter, paired_augment, random_crop, random_flip,
                                     random_rot90)
 
 N, H, W = 8, 20, 24

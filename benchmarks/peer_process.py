@@ -1,0 +1,93 @@
+"""Peers timed in their own process, so that neither runtime's thread pool competes with the
+other's (XLA's and PyTorch's, or TensorFlow's, would otherwise share the cores).
+
+    run(peer, model, batch_size, image_size, channels, threads=, repeats=, warmup=) -> dict
+
+starts `python -m benchmarks.peer_process ...`, which sets the peer's threads to `threads` (the
+cores JAX uses) before its runtime starts, times the training step, and prints one JSON line:
+{"median_s", "compile_s", "repeats", "params", "version", "setup"}. Peers:
+
+    torch          eager, channels-last, torch.optim.Adam
+    torch-compile  the same model through torch.compile (compile_s: the first, compiling step)
+    keras-fit      Keras 3 on TensorFlow, model.fit over an in-memory array (peer_keras)
+
+A peer that fails (not installed, torch.compile without a C++ compiler) comes back as
+{"error": "one line"}.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+PEERS = ("torch", "torch-compile", "keras-fit")
+
+
+def jax_threads():
+    """The cores this process (and so XLA:CPU) may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def run(peer, model, batch_size, image_size, channels, *, threads, repeats, warmup,
+        timeout_s=1800):
+    """The peer's timing dict (see the module docstring), measured in a child process."""
+    command = [sys.executable, "-m", "benchmarks.peer_process", peer, model, str(batch_size),
+               str(image_size), str(channels), f"--threads={threads}", f"--repeats={repeats}",
+               f"--warmup={warmup}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+           "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": os.environ.get(
+               "CUDA_VISIBLE_DEVICES", "")}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{peer} did not finish in {timeout_s} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"{peer} failed (exit {done.returncode}): {tail[:200]}"}
+    return json.loads(lines[-1])
+
+
+def _measure(args):
+    if args.peer.startswith("torch"):
+        import torch
+
+        from benchmarks import peer_torch
+
+        torch.set_num_threads(args.threads)
+        timing, params = peer_torch.time_train_step(
+            args.model, args.batch_size, args.image_size, args.channels, repeats=args.repeats,
+            warmup=args.warmup, compile=args.peer == "torch-compile")
+        setup = (f"torch {torch.__version__}, {args.threads} threads, channels-last, "
+                 f"{'torch.compile' if args.peer == 'torch-compile' else 'eager'}, Adam")
+    else:
+        from benchmarks import peer_keras
+
+        tf = peer_keras._tf()
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        timing, params = peer_keras.time_fit(args.model, args.batch_size, args.image_size,
+                                             args.channels, repeats=args.repeats)
+        setup = (f"{peer_keras.version()}, {args.threads} intra-op threads, model.fit on a "
+                 f"NumPy array, steps_per_execution=1, jit_compile=auto, Adam")
+    return {"median_s": timing.median_s, "compile_s": timing.compile_s,
+            "repeats": timing.repeats, "params": int(params), "setup": setup}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.peer_process")
+    parser.add_argument("peer", choices=PEERS)
+    parser.add_argument("model", choices=("cnn_small", "unet"))
+    parser.add_argument("batch_size", type=int)
+    parser.add_argument("image_size", type=int)
+    parser.add_argument("channels", type=int)
+    parser.add_argument("--threads", type=int, default=jax_threads())
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args(argv)
+    print(json.dumps(_measure(args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
