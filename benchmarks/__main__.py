@@ -20,6 +20,8 @@ def main(argv=None):
     p.add_argument("--chart", help="write a PNG chart here")
     p.add_argument("--peers", action="store_true", help="also time PyTorch and Keras/TF")
     p.add_argument("--model", help="train: one model (with --batch-size, --image-size)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "both"), default="float32",
+                   help="train: compute dtype of the steps (both: one record each)")
     p.add_argument("--batch-size", type=int, help="train batch; conv: U-Net batch")
     p.add_argument("--image-size", type=int, help="train image size; conv: U-Net image size")
     p.add_argument("--export", dest="model_file", help="real: an export file (default: the "
@@ -59,8 +61,9 @@ def main(argv=None):
             from benchmarks.train import DEFAULTS
             batch, size, _ = DEFAULTS.get(args.model, (8, 128, 3))
             models = [(args.model, args.batch_size or batch, args.image_size or size)]
+        dtypes = ("float32", "bfloat16") if args.dtype == "both" else (args.dtype,)
         records += suite.run_train(peak, quick=args.quick, peers=args.peers, models=models,
-                                   log=log)
+                                   dtypes=dtypes, log=log)
     if args.which in ("input", "all"):
         records += suite.run_input(quick=args.quick, log=log)
     meta = suite.machine(peak, args.peers)

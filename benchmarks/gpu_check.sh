@@ -16,7 +16,8 @@ set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
-if [ -n "${GPU_CHECK_DRY:-}" ]; then QUICK=--quick; STEPS=20; else QUICK=; STEPS=450; fi
+if [ -n "${GPU_CHECK_DRY:-}" ]; then QUICK=--quick; STEPS=20; UNET="32 2"; else
+    QUICK=; STEPS=450; UNET="256 32"; fi
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false JAX_PLATFORMS=${JAX_PLATFORMS:-cuda}
 if ls .whl/*.whl >/dev/null 2>&1; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -55,4 +56,10 @@ start=$SECONDS
     --config.steps=$STEPS --config.eval_every=$STEPS --config.checkpoint_every=$STEPS \
     --config.data.reader=numpy 2>&1 | grep -E "first step|^step" | tee "$OUT/demo.txt"
 echo "wall $((SECONDS - start)) s" | tee -a "$OUT/demo.txt"
+
+# last, so that a time limit cuts only this: torch.compile takes minutes per dtype
+read -r size batch <<< "$UNET"
+step "unet ${size}², batch $batch, float32 and bfloat16, against PyTorch (eager, torch.compile)"
+"$PY" -m benchmarks train --model unet --image-size "$size" --batch-size "$batch" --dtype both \
+    --peers --json "$OUT/train_unet_peers.json" 2>&1 | tee "$OUT/train_unet_peers.md"
 step "done"

@@ -7,7 +7,8 @@ starts `python -m benchmarks.peer_process ...`, which sets the peer's threads to
 cores JAX uses) before its runtime starts, times the training step, and prints one JSON line:
 {"median_s", "compile_s", "repeats", "params", "version", "setup"}. Peers:
 
-    torch          eager, channels-last, torch.optim.Adam
+    torch          eager, channels-last, torch.optim.Adam (on CUDA when torch sees a GPU:
+                   cudnn.benchmark, bf16 autocast for dtype bfloat16)
     torch-compile  the same model through torch.compile (compile_s: the first, compiling step)
     keras-fit      Keras 3 on TensorFlow, model.fit over an in-memory array (peer_keras)
 
@@ -30,14 +31,16 @@ def jax_threads():
 
 
 def run(peer, model, batch_size, image_size, channels, *, threads, repeats, warmup,
-        timeout_s=1800):
-    """The peer's timing dict (see the module docstring), measured in a child process."""
+        dtype="float32", timeout_s=1800):
+    """The peer's timing dict (see the module docstring), measured in a child process.
+    dtype bfloat16: torch under autocast; Keras is timed in float32 only."""
+    if dtype != "float32" and peer == "keras-fit":
+        return {"error": "keras-fit is timed in float32 only"}
     command = [sys.executable, "-m", "benchmarks.peer_process", peer, model, str(batch_size),
                str(image_size), str(channels), f"--threads={threads}", f"--repeats={repeats}",
-               f"--warmup={warmup}"]
+               f"--warmup={warmup}", f"--dtype={dtype}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
-           "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": os.environ.get(
-               "CUDA_VISIBLE_DEVICES", "")}
+           "TF_NUM_INTEROP_THREADS": "1"}
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -58,9 +61,13 @@ def _measure(args):
         torch.set_num_threads(args.threads)
         timing, params = peer_torch.time_train_step(
             args.model, args.batch_size, args.image_size, args.channels, repeats=args.repeats,
-            warmup=args.warmup, compile=args.peer == "torch-compile")
-        setup = (f"torch {torch.__version__}, {args.threads} threads, channels-last, "
-                 f"{'torch.compile' if args.peer == 'torch-compile' else 'eager'}, Adam")
+            warmup=args.warmup, compile=args.peer == "torch-compile", dtype=args.dtype)
+        on = peer_torch.device()
+        setup = (f"torch {torch.__version__} on {on}"
+                 + (f" ({torch.cuda.get_device_name()}, cudnn.benchmark)" if on == "cuda"
+                    else f", {args.threads} threads")
+                 + f", channels-last, {'torch.compile' if args.peer == 'torch-compile' else 'eager'}"
+                 + (", bf16 autocast" if args.dtype == "bfloat16" else "") + ", Adam")
     else:
         from benchmarks import peer_keras
 
@@ -85,6 +92,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=jax_threads())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     args = parser.parse_args(argv)
     print(json.dumps(_measure(args)), flush=True)
 

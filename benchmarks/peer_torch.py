@@ -108,12 +108,24 @@ def _unet(torch, channels, features):
     return UNet()
 
 
+def device():
+    """'cuda' when torch sees a GPU, else 'cpu'."""
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def time_train_step(model_name, batch_size, image_size, channels, *, repeats, warmup,
-                    features=(32, 64, 128, 256), num_classes=10, compile=False):
+                    features=(32, 64, 128, 256), num_classes=10, compile=False,
+                    dtype="float32"):
     """(Timing of one Adam training step, parameter count) for the torch twin of `model_name`:
     eager, or with `compile` the model through `torch.compile` (the Timing's compile_s is then
-    the first step, which compiles)."""
+    the first step, which compiles). On a GPU (`device()`): the model and data on CUDA,
+    `cudnn.benchmark`, and for dtype bfloat16 `torch.autocast` (parameters and Adam in float32,
+    as the JAX step keeps them). `loss.item()` ends each step: it waits for the device."""
     import torch
+    on = device()
+    if on == "cuda":
+        torch.backends.cudnn.benchmark = True
     g = torch.Generator().manual_seed(0)
     x = _cl(torch.rand(batch_size, channels, image_size, image_size, generator=g))
     if model_name == "cnn_small":
@@ -126,15 +138,19 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
         loss_fn = lambda y, t: torch.mean(torch.abs(y - t))
     else:
         raise ValueError(f"no torch twin of model '{model_name}'")
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(on, memory_format=torch.channels_last)
+    x, target = x.to(on), target.to(on)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     count = sum(p.numel() for p in model.parameters())
     if compile:
         model = torch.compile(model)
+    autocast = torch.autocast(on, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), target)
+        with autocast:
+            out = model(x)
+        loss = loss_fn(out.float(), target)
         loss.backward()
         opt.step()
         return loss.item()

@@ -1,5 +1,6 @@
 """The three benchmarks as functions returning JSON-ready records (see benchmarks.report)."""
 
+import itertools
 import platform
 import sys
 
@@ -87,23 +88,25 @@ def run_conv(peak, *, quick, peers, specs=None, dtypes=DTYPES, log=print):
     return records
 
 
-def run_train(peak, *, quick, peers, models=None, log=print):
-    """models: [(name, batch_size, image_size)]; defaults per --quick."""
+def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), log=print):
+    """models: [(name, batch_size, image_size)]; defaults per --quick. One record per model and
+    compute dtype; MFU against the matmul peak of that dtype."""
     backend, device = _device()
     repeats, warmup = (2, 1) if quick else (7, 2)
     if models is None:
         models = ([("cnn_small", 16, 28), ("unet", 2, 32)] if quick
                   else [("cnn_small", 64, 28), ("unet", 8, 128)])
     records = []
-    for name, batch_size, image_size in models:
-        r = train.bench_jax(name, batch_size, image_size, repeats=repeats, warmup=warmup)
+    for (name, batch_size, image_size), dtype in itertools.product(models, dtypes):
+        r = train.bench_jax(name, batch_size, image_size, dtype=dtype, repeats=repeats,
+                            warmup=warmup)
         rate = r["model_flops"] / r["median_s"]
         record = {"kind": "train", "model": name, "batch_size": batch_size,
-                  "image_size": image_size, "dtype": "float32", "params": r["params"],
+                  "image_size": image_size, "dtype": dtype, "params": r["params"],
                   "images_per_sec": batch_size / r["median_s"], "median_s": r["median_s"],
                   "compile_s": r["compile_s"], "model_flops": r["model_flops"],
                   "flops_source": "analytical, from the step's jaxpr (benchmarks.flops)",
-                  "mfu_pct": 100 * rate / peak["float32"], "backend": backend,
+                  "mfu_pct": 100 * rate / peak[dtype], "backend": backend,
                   "device": device}
         channels = train.DEFAULTS.get(name, (0, 0, 3))[2]
         for peer, field, module in TRAIN_PEERS:
@@ -112,7 +115,7 @@ def run_train(peak, *, quick, peers, models=None, log=print):
                 continue
             t = peer_process.run(peer, name, batch_size, image_size, channels,
                                  threads=peer_process.jax_threads(), repeats=repeats,
-                                 warmup=warmup)
+                                 warmup=warmup, dtype=dtype)
             if "error" in t:
                 record[f"{field}_error"] = t["error"]
                 log(f"train {name} {peer}: {t['error']}")
@@ -125,7 +128,7 @@ def run_train(peak, *, quick, peers, models=None, log=print):
             record[f"{field}_setup"] = t["setup"]
             record[f"vs_{field}"] = t["median_s"] / r["median_s"]
         records.append(record)
-        log(f"train {name}: {record['images_per_sec']:.1f} images/s, "
+        log(f"train {name} {dtype}: {record['images_per_sec']:.1f} images/s, "
             f"MFU {record['mfu_pct']:.1f}%")
     return records
 

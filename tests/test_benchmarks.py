@@ -54,11 +54,13 @@ def test_conv_record():
 
 
 def test_train_record():
-    (r,) = suite.run_train(PEAK, quick=True, peers=False, models=[("cnn_small", 8, 28)],
-                           log=lambda _: None)
-    _check(r, {"images_per_sec": float, "median_s": float, "compile_s": float,
-               "model_flops": int, "mfu_pct": float, "params": int})
-    assert r["params"] == 93_322 and r["model_flops"] > 0
+    records = suite.run_train(PEAK, quick=True, peers=False, models=[("cnn_small", 8, 28)],
+                              dtypes=("float32", "bfloat16"), log=lambda _: None)
+    assert [r["dtype"] for r in records] == ["float32", "bfloat16"]
+    for r in records:
+        _check(r, {"images_per_sec": float, "median_s": float, "compile_s": float,
+                   "model_flops": int, "mfu_pct": float, "params": int})
+        assert r["params"] == 93_322 and r["model_flops"] > 0
 
 
 def test_input_records_and_report(tmp_path):
@@ -99,3 +101,16 @@ def test_a_failing_peer_comes_back_as_one_line_not_an_exception():
     t = peer_process.run("torch", "no_such_model", 8, 28, 1, threads=1, repeats=1, warmup=1)
     assert set(t) == {"error"} and "torch failed (exit 2)" in t["error"]
     assert "\n" not in t["error"]
+
+
+@pytest.mark.skipif(not suite.peer_torch.available(),
+                    reason="the PyTorch peer needs torch (pip install -e '.[peers]')")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_torch_peer_runs_in_its_own_process_with_the_same_model(dtype):
+    from benchmarks import peer_process
+
+    t = peer_process.run("torch", "cnn_small", 8, 28, 1, threads=1, repeats=2, warmup=1,
+                         dtype=dtype)
+    assert "error" not in t, t
+    assert t["params"] == 93_322 and t["median_s"] > 0
+    assert "1 threads" in t["setup"] and ("bf16 autocast" in t["setup"]) == (dtype == "bfloat16")
