@@ -101,7 +101,7 @@ def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per
     `model.fit`: 1 + `repeats` epochs of `steps_per_epoch` batches; each epoch timed by a
     callback, per step = epoch / steps_per_epoch; median over the epochs after the first, whose
     excess over that median is the Timing's compile_s."""
-    tf = _tf()
+    _tf()  # the TensorFlow backend, GPUs hidden, before keras is imported
     import keras
     import numpy as np
 
@@ -135,7 +135,6 @@ def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per
     timer = EpochTimes()
     model.fit(x, y, batch_size=batch_size, epochs=1 + repeats, shuffle=False, verbose=0,
               callbacks=[timer])
-    del tf
     steady = timer.times[1:]
     median = statistics.median(steady)
     first = timer.times[0] * steps_per_epoch
