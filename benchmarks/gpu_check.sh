@@ -8,9 +8,11 @@
 #   dry run on a CPU, tiny sizes, to check the script itself before spending device minutes:
 #       GPU_CHECK_DRY=1 JAX_PLATFORMS=cpu bash benchmarks/gpu_check.sh
 #
-# Wheels for the packages the GPU image lacks (ml_collections, dm-pix), saved here with
+# Wheels for the packages the GPU image lacks (ml_collections, dm-pix, grain, array_record and
+# theirs), saved here with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#     --implementation cp --platform manylinux2014_x86_64 -d .whl ml_collections dm-pix
+#     --implementation cp --platform manylinux2014_x86_64 -d .whl ml_collections dm-pix \
+#     grain array_record portpicker cloudpickle
 # are installed into /tmp/site first (no index, no dependencies: the image has the rest).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}

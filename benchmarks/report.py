@@ -9,7 +9,7 @@ COLUMNS = {
              "pct_of_peak", "vs_torch", "vs_tf"],
     "train": ["model", "batch_size", "image_size", "dtype", "images_per_sec", "median_s",
               "compile_s", "mfu_pct", "vs_torch", "vs_torch_compile", "vs_keras"],
-    "input": ["name", "reader", "batch_size", "images_per_sec", "load_s"],
+    "input": ["name", "reader", "workers", "batch_size", "images_per_sec", "load_s", "rss_mb"],
 }
 
 

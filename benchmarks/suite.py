@@ -6,7 +6,8 @@ import sys
 
 import jax
 
-from benchmarks import conv, peer_keras, peer_process, peer_torch, pipeline, train
+from benchmarks import (conv, peer_keras, peer_process, peer_torch, pipeline, prepared_input,
+                        train)
 from benchmarks.peak import matmul_peak
 from benchmarks.specs import model_conv_specs
 
@@ -134,7 +135,8 @@ def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), log=print
 
 
 def run_input(*, quick, log=print):
-    records = pipeline.bench(quick)
+    records = pipeline.bench(quick) + prepared_input.bench(quick)
     for r in records:
-        log(f"input {r['name']} {r['reader']}: {r['images_per_sec']:.0f} images/s")
+        memory = f", {r['rss_mb']:.0f} MiB resident" if r.get("rss_mb") else ""
+        log(f"input {r['name']} {r['reader']}: {r['images_per_sec']:.0f} images/s{memory}")
     return records

@@ -87,6 +87,27 @@ def _data_check(args, overrides):
     return 0
 
 
+def _data_prepare(args, overrides):
+    from jaxshadow import config as config_lib
+
+    config = (config_lib.complete(config_lib.load(args.config)) if args.config
+              else config_lib.defaults())
+    for key, value in config_lib.parse_overrides(overrides):
+        config_lib.apply_override(config, key, value)
+    config.data.source = args.source
+    if args.shards is not None and args.shards < 1:
+        raise UserError(f"--shards must be >= 1, got {args.shards}")
+    from jaxshadow.data.prepare import prepare
+    from jaxshadow.data.sources import make_source
+
+    index = prepare(make_source(config.data), args.out, source_spec=args.source,
+                    shards=args.shards, data_options=config.data.to_dict())
+    counts = ", ".join(f"{split} {info['num_examples']} examples in {len(info['shards'])} shards"
+                       for split, info in index["splits"].items())
+    print(f"prepared {args.source} in {args.out}: {counts}; train on it with "
+          f"--config.data.source=prepared:{args.out}")
+
+
 def _one_model(args):
     if bool(args.workdir) == bool(args.model):
         raise UserError("give either --workdir W (a run's newest checkpoint) or --model FILE "
@@ -153,6 +174,18 @@ def build_parser():
     check = data_commands.add_parser("check", help="validate a dataset without training")
     check.add_argument("source", help="NAME:PATH, e.g. istd:/data/ISTD_Dataset")
     check.set_defaults(run=_data_check)
+    prepare = data_commands.add_parser(
+        "prepare", help="decode and check a source once, write it as ArrayRecord shards",
+        epilog="the source's options come from --config and --config.data.KEY=VALUE")
+    prepare.add_argument("source", help="any data.source, e.g. istd:/data/ISTD_Dataset or "
+                                        "photos:/usr/share/backgrounds")
+    prepare.add_argument("--out", required=True, help="the folder to write (new or empty; an "
+                                                      "interrupted preparation is resumed)")
+    prepare.add_argument("--shards", type=int, help="shards per split (default: about 256 MB "
+                                                    "each)")
+    prepare.add_argument("--config", help="take the source's options (photo size, load size, "
+                                          "...) from this config file")
+    prepare.set_defaults(run=_data_prepare)
     return parser
 
 
@@ -163,7 +196,8 @@ def main(argv=None):
     words = [a for a in argv if not a.startswith("--config.")]
     args = build_parser().parse_args(words)
     try:
-        if overrides and args.command != "train":
+        takes_overrides = args.command == "train" or getattr(args, "data_command", "") == "prepare"
+        if overrides and not takes_overrides:
             raise UserError(f"unexpected arguments: {' '.join(overrides)}")
         status = args.run(args, overrides)
     except UserError as e:

@@ -181,7 +181,8 @@ def defaults():
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "digits"
-    c.data.reader = "auto"      # auto | tf | numpy
+    c.data.reader = "auto"      # auto | tf | numpy | grain (auto: grain for prepared:DIR)
+    c.data.workers = 0          # grain reader: worker processes (0: threads in this process)
     c.data.tfds_data_dir = ""
     c.data.skip_bad_examples = False
     c.data.device_prefetch = 2  # global batches on their way to the devices ahead of the step

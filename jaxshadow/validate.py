@@ -22,7 +22,7 @@ DTYPES = ("float32", "bfloat16")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 TASKS = ("classification", "removal", "detection")
-READERS = ("auto", "tf", "numpy")
+READERS = ("auto", "tf", "numpy", "grain")
 MESH_AXES = ("data", "fsdp")
 
 
@@ -95,6 +95,8 @@ def _check_data(config):
         if not tensorflow_available():
             raise UserError("data.reader=tf but TensorFlow is not installed; "
                             "use data.reader=numpy")
+    if int(data.workers) < 0:
+        raise UserError(f"config key 'data.workers' must be >= 0, got {data.workers}")
     if int(data.device_prefetch) < 1:
         raise UserError(f"config key 'data.device_prefetch' must be >= 1, "
                         f"got {data.device_prefetch}")

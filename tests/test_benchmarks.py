@@ -69,6 +69,9 @@ def test_input_records_and_report(tmp_path):
     assert all(r["images_per_sec"] > 0 for r in records)
     table = report.markdown(records)
     assert "| synthetic 96x96 | numpy |" in table
+    streamed = [r for r in records if r["name"].startswith("prepared")]
+    assert {(r["reader"], r["workers"]) for r in streamed} >= {("grain", 0), ("grain", 2)}
+    assert all(r["rss_mb"] > 0 for r in streamed)
     chart = tmp_path / "chart.png"
     conv = {"kind": "conv", "name": "c", "dtype": "float32", "direction": "fwd", "impl": "jax",
             "pct_of_peak": 50.0, "vs_torch": 1.2}

@@ -6,8 +6,12 @@
 
 so a run restarted at step k reads exactly the batches the uninterrupted run would have read,
 with no iterator state to save. Each of P processes reads only its contiguous share of the
-global batch, rows [i·B/P, (i+1)·B/P). Two readers give identical batches: tf.data (parallel
-reads and prefetch) and a NumPy reader with a thread pool (for machines without TensorFlow).
+global batch, rows [i·B/P, (i+1)·B/P). Three readers give identical batches: tf.data (parallel
+reads and prefetch), a NumPy reader with a thread pool (for machines without TensorFlow), and
+Grain (`grain.MapDataset` over steps, optionally in worker processes; the default for
+`prepared:DIR` sets, which stream from disk). None of them keeps iterator state: Grain's own
+checkpointable iterator is not needed because the batch of a step is recomputed from
+(seed, step), and a change of process count only changes which rows each process reads.
 Evaluation walks a split in order, pads the last batch and marks padding rows with valid = 0,
 so every process runs the same number of evaluation steps.
 """
@@ -48,10 +52,14 @@ def process_rows(batch_size, process_index, process_count):
     return slice(process_index * local, (process_index + 1) * local)
 
 
-def resolve_reader(reader):
-    """'auto' -> 'tf' when TensorFlow is installed, else 'numpy'; 'tf' and 'numpy' unchanged
-    (`jaxshadow.validate` checks the value)."""
+def resolve_reader(reader, source=None):
+    """'auto' -> 'grain' for a prepared set, else 'tf' when TensorFlow is installed, else
+    'numpy'; other names unchanged (`jaxshadow.validate` checks the value)."""
     if reader == "auto":
+        from jaxshadow.data.prepared_source import PreparedSource
+
+        if isinstance(source, PreparedSource):
+            return "grain"
         return "tf" if tensorflow_available() else "numpy"
     return reader
 
@@ -106,11 +114,41 @@ def _tf_batches(source, split, first, last, indices_of, local_batch):
     return batches.with_options(options).as_numpy_iterator()
 
 
+class _ReadStep:
+    """step -> this process's rows of the global batch of that step (a dict of NumPy arrays).
+
+    A plain object, so Grain can send it to its worker processes (with a picklable source).
+    """
+
+    def __init__(self, source, split, seed, batch_size, rows):
+        self.source, self.split, self.seed = source, split, seed
+        self.batch_size, self.rows = batch_size, rows
+        self.num_examples = source.num_examples(split)
+
+    def __call__(self, step):
+        indices = step_indices(self.seed, int(step), self.batch_size, self.num_examples)
+        return _stack([self.source.read(self.split, i) for i in indices[self.rows]])
+
+
+def _grain_batches(read_step, first, last, workers):
+    import grain
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # Grain's workers read absl flags; a library parses none
+        flags.FLAGS.mark_as_parsed()
+    steps = grain.MapDataset.range(first, last).map(read_step)
+    batches = steps.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
+    if workers:
+        batches = batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    return iter(batches)
+
+
 def train_batches(source, split, *, seed, batch_size, start_step, num_steps, reader="auto",
-                  process_index=0, process_count=1):
+                  process_index=0, process_count=1, workers=0):
     """Yields this process's share of the batches for steps start_step .. num_steps-1.
 
     Each batch is a dict of NumPy arrays with a leading axis of batch_size / process_count.
+    workers: the Grain reader's worker processes (0: threads in this process).
     """
     n = source.num_examples(split)
     if n == 0:
@@ -120,7 +158,11 @@ def train_batches(source, split, *, seed, batch_size, start_step, num_steps, rea
     def indices_of(step):
         return step_indices(seed, int(step), batch_size, n)[rows]
 
-    if resolve_reader(reader) == "tf":
+    reader = resolve_reader(reader, source)
+    if reader == "grain":
+        return _grain_batches(_ReadStep(source, split, seed, batch_size, rows), start_step,
+                              num_steps, workers)
+    if reader == "tf":
         return _tf_batches(source, split, start_step, num_steps, indices_of,
                            rows.stop - rows.start)
     local = (indices_of(s) for s in range(start_step, num_steps))

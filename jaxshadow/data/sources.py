@@ -6,12 +6,13 @@
     photos:PATH[,PATH]  any folders of shadow-free photos, shadows rendered on the device
     mixture           the removal sources of data.mixture, by weight (jaxshadow.data.mixture)
     istd:PATH  istd_plus:PATH  srd:PATH  paired:PATH  detection:PATH   the field's folders
+    prepared:DIR      a set written by `jaxshadow data prepare`, streamed from its shards
 """
 
 from jaxshadow.errors import UserError
 
 FOLDER_SOURCES = ("istd", "istd_plus", "srd", "paired", "detection")
-SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", "mixture", *(f"{n}:PATH" for n in FOLDER_SOURCES))
+SOURCES = ("digits", "mnist", "tfds:NAME", "synthetic", "photos:PATH", "mixture", "prepared:DIR", *(f"{n}:PATH" for n in FOLDER_SOURCES))
 
 
 def folder_options(name, data_config):
@@ -39,6 +40,11 @@ def make_source(data_config):
     if name == "photos":
         from jaxshadow.data.photos_source import load_photos
         return load_photos(arg, data_config)
+    if name == "prepared":
+        if not arg:
+            raise UserError("data.source 'prepared' needs a folder: prepared:DIR")
+        from jaxshadow.data.prepared_source import PreparedSource
+        return PreparedSource(arg)
     if name in FOLDER_SOURCES:
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")

@@ -18,8 +18,8 @@ from jaxshadow.errors import UserError
 
 # Keys that never explain a change of the state's shapes (left out of the listing).
 HARMLESS = ("steps", "log_every", "eval_every", "checkpoint_every", "checkpoint.", "num_devices",
-            "mesh.", "num_samples", "eval_batch_size", "seed", "data.reader", "data.tfds_data_dir",
-            "data.skip_bad_examples")
+            "mesh.", "num_samples", "eval_batch_size", "seed", "data.reader", "data.workers",
+            "data.tfds_data_dir", "data.skip_bad_examples")
 
 
 _ABSENT = object()

@@ -77,7 +77,7 @@ def train(config, workdir, *, stream=None):
     batches = DevicePrefetch(
         train_batches(run.source, "train", seed=config.seed, batch_size=config.batch_size,
                       start_step=start_step, num_steps=config.steps, reader=config.data.reader,
-                      process_index=jax.process_index(), process_count=jax.process_count()),
+                      workers=config.data.workers, process_index=jax.process_index(), process_count=jax.process_count()),
         run.mesh, size=config.data.device_prefetch)
 
     meta = {"config": config.to_dict(), "input_shape": list(run.input_shape)}
