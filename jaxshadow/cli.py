@@ -100,7 +100,7 @@ def _data_prepare(args, overrides):
     from jaxshadow.data.prepare import prepare
     from jaxshadow.data.sources import make_source
 
-    index = prepare(make_source(config.data), args.out, source_spec=args.source,
+    index = prepare(make_source(config.data, stream=True), args.out, source_spec=args.source,
                     shards=args.shards, data_options=config.data.to_dict())
     counts = ", ".join(f"{split} {info['num_examples']} examples in {len(info['shards'])} shards"
                        for split, info in index["splits"].items())

@@ -95,6 +95,9 @@ def _check_data(config):
         if not tensorflow_available():
             raise UserError("data.reader=tf but TensorFlow is not installed; "
                             "use data.reader=numpy")
+    if float(data.max_in_memory_gb) < 0:
+        raise UserError(f"config key 'data.max_in_memory_gb' must be >= 0, "
+                        f"got {data.max_in_memory_gb}")
     if int(data.workers) < 0:
         raise UserError(f"config key 'data.workers' must be >= 0, got {data.workers}")
     if int(data.device_prefetch) < 1:

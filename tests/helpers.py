@@ -52,3 +52,18 @@ def write_paired(root, n=6, size=(24, 32)):
         Image.fromarray(free).save(root / "shadow_free" / f"im{i}.png")
         Image.fromarray(mask).save(root / "mask" / f"im{i}.png")
     return root
+
+
+def write_istd(root, ids=("1", "2", "3", "4"), size=(40, 48)):
+    """An ISTD-layout tree: {train,test}/{train,test}_{A,B,C}/<id>.png, shadows on the left."""
+    rng = np.random.default_rng(3)
+    for split in ("train", "test"):
+        for i in ids:
+            free = rng.integers(80, 256, (*size, 3), dtype=np.uint8)
+            mask = np.zeros(size, np.uint8)
+            mask[:, : size[1] // 2] = 255
+            shadow = np.where(mask[..., None] > 0, free // 3, free).astype(np.uint8)
+            for letter, image in zip("ABC", (shadow, mask, free)):
+                path = root / split / f"{split}_{letter}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(path)

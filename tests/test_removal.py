@@ -18,7 +18,7 @@ from jaxshadow.errors import UserError
 from jaxshadow.eval_report import removal_result
 from jaxshadow.resize import imresize_matlab
 from jaxshadow.tasks.removal import RemovalTask
-from tests.helpers import write_paired
+from tests.helpers import write_istd, write_paired
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -185,25 +185,10 @@ def test_train_eval_predict_on_real_images(tmp_path, capsys):
             assert mask.size == src.size and mask.mode == "L"
 
 
-def _write_istd(root, ids=("1", "2", "3", "4"), size=(40, 48)):
-    """An ISTD-layout tree: {train,test}/{train,test}_{A,B,C}/<id>.png, shadows on the left."""
-    rng = np.random.default_rng(3)
-    for split in ("train", "test"):
-        for i in ids:
-            free = rng.integers(80, 256, (*size, 3), dtype=np.uint8)
-            mask = np.zeros(size, np.uint8)
-            mask[:, : size[1] // 2] = 255
-            shadow = np.where(mask[..., None] > 0, free // 3, free).astype(np.uint8)
-            for letter, image in zip("ABC", (shadow, mask, free)):
-                path = root / split / f"{split}_{letter}" / f"{i}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(image).save(path)
-
-
 @pytest.mark.parametrize("recipe,name", [("istd_unet.py", "istd"), ("istd_plus_unet.py", "istd_plus")])
 def test_dataset_recipes_train_and_evaluate(tmp_path, recipe, name):
     root = tmp_path / "ISTD_Dataset"
-    _write_istd(root)
+    write_istd(root)
     workdir = str(tmp_path / "run")
     small = ["--config.model.features=(8, 16)", "--config.data.crop=32", "--config.steps=2",
              "--config.batch_size=4", "--config.eval_batch_size=4", "--config.log_every=1",

@@ -28,7 +28,8 @@ def _resize(array, size, nearest):
     return np.asarray(image.resize((w, h), Image.NEAREST if nearest else Image.BILINEAR))
 
 
-def _load(example, name, load_size):
+def load_arrays(example, name, load_size):
+    """(arrays, None) for one listed example, resized to `load_size`; (None, DataError) when bad."""
     try:
         arrays = load_example(example, source_name=name)
     except DataError as e:
@@ -40,12 +41,28 @@ def _load(example, name, load_size):
     return arrays, None
 
 
-def _rows(name, split, arrays):
-    sizes = {a["shadow" if "shadow" in a else "image"].shape[:2] for a in arrays}
+def check_one_size(name, split, sizes):
+    """UserError unless the split's images, of (height, width) `sizes`, share one size."""
+    sizes = set(sizes)
     if len(sizes) > 1:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:4])
         raise UserError(f"{name} split '{split}' has images of different sizes ({shown}, ...); "
                         f"set data.load_size=(H, W) to resize them")
+
+
+def stop_on_problems(problems, name, path, skip_bad_examples):
+    """UserError naming the first bad file unless `skip_bad_examples` (then one warning)."""
+    if problems and not skip_bad_examples:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise UserError(f"{problems[0]}{more}; `jaxshadow data check {name}:{path}` lists "
+                        f"them all, data.skip_bad_examples=True skips them")
+    if problems:
+        warn(f"skipped {len(problems)} bad files in {name}:{path} (first: {problems[0]})")
+
+
+def _rows(name, split, arrays):
+    check_one_size(name, split, (a["shadow" if "shadow" in a else "image"].shape[:2]
+                                 for a in arrays))
     keys = set.intersection(*(set(a) for a in arrays))
     rows = {k: np.stack([a[k] for a in arrays]) for k in sorted(keys)}
     rows["index"] = np.arange(len(arrays), dtype=np.int32)
@@ -64,15 +81,10 @@ def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
     loaded = {}
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for split, examples in listed.items():
-            results = list(pool.map(lambda e: _load(e, name, load_size), examples))
+            results = list(pool.map(lambda e: load_arrays(e, name, load_size), examples))
             problems.extend(err for _, err in results if err is not None)
             loaded[split] = [(e, a) for e, (a, err) in zip(examples, results) if err is None]
-    if problems and not skip_bad_examples:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise UserError(f"{problems[0]}{more}; `jaxshadow data check {name}:{path}` lists "
-                        f"them all, data.skip_bad_examples=True skips them")
-    if problems:
-        warn(f"skipped {len(problems)} bad files in {name}:{path} (first: {problems[0]})")
+    stop_on_problems(problems, name, path, skip_bad_examples)
     for split, good in loaded.items():
         if not good:
             raise UserError(f"{name} at {path}: no usable examples in split '{split}'")

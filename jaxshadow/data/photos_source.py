@@ -185,6 +185,14 @@ class PhotoSource:
     def num_photos(self, split):
         return len(self._photos[split])
 
+    def photo_paths(self):
+        """Every photo the source reads, both splits."""
+        return [path for split in ("train", "test") for path, _, _ in self._photos[split]]
+
+    def decoded_bytes(self):
+        """Bytes of every view of both splits, decoded."""
+        return sum(self.num_examples(s) for s in ("train", "test")) * self.size ** 2 * 3
+
     def element_spec(self, split):
         return {"shadow_free": ((self.size, self.size, 3), np.dtype(np.uint8)),
                 "index": ((), np.dtype(np.int32))}

@@ -24,8 +24,17 @@ def folder_options(name, data_config):
     return {}
 
 
-def make_source(data_config):
-    """The source named by `data_config.source`."""
+def _budget(data_config):
+    return float(data_config.max_in_memory_gb) * 2**30
+
+
+def make_source(data_config, stream=False):
+    """The source named by `data_config.source`.
+
+    A folder or photos source whose examples take more than `data.max_in_memory_gb` decoded is
+    prepared once and streamed from its shards (`jaxshadow.data.auto_prepare`). stream: folder
+    sources decode per read instead of loading (what `data prepare` writes from).
+    """
     spec = data_config.source
     name, _, arg = spec.partition(":")
     if name == "digits":
@@ -39,7 +48,12 @@ def make_source(data_config):
         return load_mixture(data_config, make_source)
     if name == "photos":
         from jaxshadow.data.photos_source import load_photos
-        return load_photos(arg, data_config)
+        photos = load_photos(arg, data_config)
+        if stream or photos.decoded_bytes() <= _budget(data_config):
+            return photos
+        from jaxshadow.data.auto_prepare import prepared_copy
+        return prepared_copy(spec, data_config, photos.photo_paths(), photos.decoded_bytes(),
+                             lambda: photos)
     if name == "prepared":
         if not arg:
             raise UserError("data.source 'prepared' needs a folder: prepared:DIR")
@@ -48,11 +62,28 @@ def make_source(data_config):
     if name in FOLDER_SOURCES:
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")
-        from jaxshadow.data.folder_source import load_folder_source
+        from jaxshadow.data.folder_stream import estimate_decoded_bytes
         load_size = tuple(data_config.load_size)
-        return load_folder_source(name, arg, load_size=load_size if all(load_size) else None,
+        load_size = load_size if all(load_size) else None
+        options = folder_options(name, data_config)
+        decoded = estimate_decoded_bytes(name, arg, load_size=load_size, options=options)
+        if stream or decoded > _budget(data_config):
+            from jaxshadow.data.folder_stream import FolderStream
+
+            def open_stream():
+                return FolderStream(name, arg, load_size=load_size, options=options,
+                                    skip_bad_examples=data_config.skip_bad_examples)
+            if stream:
+                return open_stream()
+            from jaxshadow.data.auto_prepare import prepared_copy
+            from jaxshadow.data.layouts import list_source
+            files = [f for split in ("train", "test")
+                     for e in list_source(name, arg, split, **options)[0] for f in e.files.values()]
+            return prepared_copy(spec, data_config, files, decoded, open_stream)
+        from jaxshadow.data.folder_source import load_folder_source
+        return load_folder_source(name, arg, load_size=load_size,
                                   skip_bad_examples=data_config.skip_bad_examples,
-                                  options=folder_options(name, data_config))
+                                  options=options)
     if name == "mnist" and not arg:
         name, arg = "tfds", "mnist"
     if name == "tfds":

@@ -19,7 +19,8 @@ from jaxshadow.errors import UserError
 # Keys that never explain a change of the state's shapes (left out of the listing).
 HARMLESS = ("steps", "log_every", "eval_every", "checkpoint_every", "checkpoint.", "num_devices",
             "mesh.", "num_samples", "eval_batch_size", "seed", "data.reader", "data.workers",
-            "data.tfds_data_dir", "data.skip_bad_examples")
+            "data.tfds_data_dir", "data.skip_bad_examples", "data.max_in_memory_gb",
+            "data.prepared_dir")
 
 
 _ABSENT = object()
