@@ -269,3 +269,19 @@ def test_reading_memory_stays_flat_in_the_set_size(tmp_path):
     assert in_memory[1] - in_memory[0] > 0.5 * decoded_mb * (1 - sizes[0] / sizes[1])
     # ... and streaming from shards holds none of it.
     assert prepared[1] - prepared[0] < 0.1 * decoded_mb, (prepared, in_memory)
+
+
+def test_a_prepared_set_of_another_task_than_the_config_is_named(tmp_path, capsys):
+    out = tmp_path / "digits"
+    assert main(["data", "prepare", "digits", "--out", str(out), "--shards", "1"]) == 0
+    config = tmp_path / "c.py"
+    config.write_text("from jaxshadow.config import defaults\n"
+                      "def get_config():\n    c = defaults()\n    c.task = 'removal'\n"
+                      f"    c.model.name = 'unet'\n    c.data.source = 'prepared:{out}'\n"
+                      "    return c\n")
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), "--workdir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"prepared:{out}" in err
+    assert "classification dataset but task is 'removal'" in err
+    assert (out / fmt.INDEX).exists()

@@ -12,6 +12,7 @@ again.
 
 import concurrent.futures
 import json
+import math
 import os
 from pathlib import Path
 
@@ -25,14 +26,7 @@ TARGET_SHARD_BYTES = 256 * 2**20  # default shard count: about this many bytes p
 
 
 def _example_bytes(spec):
-    return sum(int(_prod(shape)) * dtype.itemsize for shape, dtype in spec.values())
-
-
-def _prod(shape):
-    out = 1
-    for n in shape:
-        out *= int(n)
-    return out
+    return sum(math.prod(shape) * dtype.itemsize for shape, dtype in spec.values())
 
 
 def _check_out_dir(out, source_spec):
