@@ -1,6 +1,7 @@
 """Test setup, before jax is imported anywhere (subprocesses inherit it through the environment):
 
 - eight simulated CPU devices;
+- the project root on `sys.path`, so tests import `benchmarks` (not an installed package);
 - one persistent compilation cache for the whole suite, so the runs that compile the same
   steps (in-process, in subprocesses, after a kill -9) compile them once;
   `JAX_COMPILATION_CACHE_DIR` set outside (as `.ci/run` does) chooses its folder.
@@ -17,10 +18,12 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
 
 import shutil  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 

@@ -1,17 +1,12 @@
 """The benchmark suite: FLOP counters against hand counts, and one tiny record of each kind."""
 
-import os
-import sys
-
 import jax
 import jax.numpy as jnp
 import pytest
 from jax import lax
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from benchmarks import flops, report, suite  # noqa: E402
-from benchmarks.specs import ConvSpec  # noqa: E402
+from benchmarks import flops, report, suite
+from benchmarks.specs import ConvSpec
 
 
 def test_conv_and_dense_flops_by_hand():
