@@ -75,7 +75,10 @@ def test_two_processes_match_one_survive_a_killed_peer_and_resume(tmp_path):
     print(f"\nprocess 0 stopped {waited:.1f}s after its peer was killed (status {status})")
     assert status != 0
     output = (tmp_path / "first0.txt").read_text()
-    assert "another task died" in output or "heartbeat" in output, output[-2000:]
+    # The coordinator reports the dead task, or, when the kill lands inside a collective,
+    # the CPU collectives' transport (Gloo) aborts on the broken connection: both stop at once.
+    reasons = ("another task died", "heartbeat", "gloo::EnforceNotMet")
+    assert any(reason in output for reason in reasons), output[-2000:]
 
     logs = [open(tmp_path / f"second{i}.txt", "w") for i in range(2)]
     procs = _start_pair(workdir, logs)
