@@ -1,4 +1,6 @@
-"""`jaxshadow train | eval | predict | export | data` — parses arguments, then calls library code.
+"""`jaxshadow train | eval | predict | export | import-weights | data`
+
+Parses arguments, then calls library code.
 
 Bad input (a missing file, a bad key or value) ends with one line on stderr and exit status 2.
 """
@@ -67,6 +69,16 @@ def _export(args, overrides):
     summary = export_workdir(args.workdir, args.out, dtype=args.dtype)
     print(f"exported step {summary['step']} of {args.workdir} ({summary['model']}, "
           f"{summary['num_params']:,} parameters) to {args.out}")
+
+
+def _import_weights(args, overrides):
+    from jaxshadow.weights_import import import_weights
+
+    summary = import_weights(args.arch, args.torch, args.out)
+    options = ", ".join(f"{k}={v}" for k, v in summary["options"].items())
+    print(f"imported {args.torch} as {summary['model']} ({options}; "
+          f"{summary['num_params']:,} parameters) to {args.out}; run it with "
+          f"`jaxshadow predict --model {args.out}`")
 
 
 def _data_check(args, overrides):
@@ -168,6 +180,16 @@ def build_parser():
     export.add_argument("--dtype", choices=("float32", "float16"), default="float32",
                         help="storage of the parameters (float16: half the size)")
     export.set_defaults(run=_export)
+
+    weights = commands.add_parser(
+        "import-weights", help="convert a published PyTorch checkpoint (NAFNet, ShadowFormer) "
+                               "into a file that predict and eval --model read")
+    weights.add_argument("--arch", required=True, choices=("nafnet", "shadowformer"))
+    weights.add_argument("--torch", required=True, metavar="FILE",
+                         help="the official code's checkpoint (.pth, read with "
+                              "weights_only=True, or .safetensors)")
+    weights.add_argument("--out", required=True, help="the file to write (.msgpack)")
+    weights.set_defaults(run=_import_weights)
 
     data = commands.add_parser("data", help="dataset tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)

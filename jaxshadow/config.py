@@ -207,7 +207,7 @@ def defaults():
     c.data.eval_seed = 1234     # rendered evaluation shadows; fixed, independent of `seed`
 
     # Loss terms of jaxshadow.losses and their weights (removal); 0 = not computed.
-    c.loss = ml_collections.ConfigDict({"l1": 1.0, "charbonnier": 0.0, "ssim": 0.0,
+    c.loss = ml_collections.ConfigDict({"l1": 1.0, "charbonnier": 0.0, "psnr": 0.0, "ssim": 0.0,
                                         "lab_l1": 0.0, "mask_bce": 0.0})
 
     c.optimizer = ml_collections.ConfigDict()

@@ -1,6 +1,11 @@
 """A trained removal model as a function `apply(images) -> outputs`, from a workdir's newest
-checkpoint, a file written by `jaxshadow export` (both through `jaxshadow.loading`), or the
-shipped model (`jaxshadow.pretrained`)."""
+checkpoint, a file written by `jaxshadow export` or `jaxshadow import-weights` (both through
+`jaxshadow.loading`), or the shipped model (`jaxshadow.pretrained`).
+
+A model that reads a shadow mask as its 4th input channel (`data.mask_input`, e.g.
+`shadowformer`) runs mask-free: the shipped model's mask, thresholded at 0.5 (the datasets'
+masks are binary), is the 4th channel and the mask written beside the result.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -9,13 +14,13 @@ from jaxshadow.errors import UserError
 from jaxshadow.loading import load_trained
 
 
+MASK_THRESHOLD = 0.5
+
+
 def check_removal(config, where):
-    """UserError unless `config` is a mask-free removal model's (`where` names it)."""
+    """UserError unless `config` is a removal model's (`where` names it)."""
     if config.task != "removal":
         raise UserError(f"{where} holds a '{config.task}' model, not a shadow-removal model")
-    if config.data.mask_input:
-        raise UserError(f"{where}: this model needs a shadow mask as input; train `joint` "
-                        f"for mask-free prediction")
 
 
 def load_removal_model(workdir=None, model_file=None):
@@ -37,17 +42,34 @@ def load_removal_model(workdir=None, model_file=None):
         where = str(pretrained.MODEL_FILE)
         trained = pretrained.load_trained()
     check_removal(trained.config, where)
-    return trained, removal_apply_fn(trained.model, trained.variables), where
+    detector = shipped_mask_fn() if trained.config.data.mask_input else None
+    return trained, removal_apply_fn(trained.model, trained.variables, detector), where
 
 
-def removal_apply_fn(model, variables):
-    """`apply_fn` (see `load_removal_model`) of a removal model and its variables."""
+def shipped_mask_fn():
+    """images (N, H, W, 3) -> the shipped model's shadow probability (N, H, W, 1)."""
+    from jaxshadow import pretrained
+
+    shipped = pretrained.load_trained()
+    return lambda images: jax.nn.sigmoid(
+        shipped.model.apply(shipped.variables, images, train=False)["mask_logits"])
+
+
+def removal_apply_fn(model, variables, mask_fn=None):
+    """`apply_fn` (see `load_removal_model`) of a removal model and its variables; `mask_fn`
+    (images -> (N, H, W, 1) probabilities) gives the mask of a model that reads one."""
 
     @jax.jit
     def apply_fn(images):
-        outputs = model.apply(variables, images, train=False)
+        mask = None
+        inputs = images
+        if mask_fn is not None:
+            mask = (mask_fn(images) >= MASK_THRESHOLD).astype(images.dtype)
+            inputs = jnp.concatenate([images, mask], axis=-1)
+        outputs = model.apply(variables, inputs, train=False)
         free = outputs["shadow_free"]
-        mask = jax.nn.sigmoid(outputs["mask_logits"]) if "mask_logits" in outputs else None
+        if "mask_logits" in outputs:
+            mask = jax.nn.sigmoid(outputs["mask_logits"])
         return {"shadow_free": free, "mask": mask,
                 "gain": outputs.get("gain", jnp.ones_like(free)),
                 "offset": outputs.get("offset", free - images[..., :3])}

@@ -11,7 +11,7 @@ import optax
 from jaxshadow.color import rgb_to_lab
 from jaxshadow.metrics import ssim
 
-TERMS = ("l1", "charbonnier", "ssim", "lab_l1", "mask_bce")
+TERMS = ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce")
 
 
 def _f32(x):
@@ -31,6 +31,15 @@ def charbonnier(pred, target, eps=1e-3):
     """
     d = _f32(pred) - _f32(target)
     return jnp.mean(jnp.sqrt(d * d + eps * eps))
+
+
+def psnr_loss(pred, target, eps=1e-8):
+    """Negative PSNR (NAFNet's training loss), in dB: mean over images n of
+    10 · log10(mean_{H,W,C} (p - t)^2 + eps), i.e. -PSNR for data range 1. Lower is better;
+    its gradient weighs each image by 1 / its MSE, so easy images are not neglected."""
+    d = _f32(pred) - _f32(target)
+    mse = jnp.mean(d * d, axis=tuple(range(1, d.ndim)))
+    return jnp.mean(10.0 * jnp.log10(mse + eps))
 
 
 def ssim_loss(pred, target):
@@ -65,7 +74,8 @@ def mask_bce(logits, mask):
     return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, mask))
 
 
-_IMAGE_TERMS = {"l1": l1, "charbonnier": charbonnier, "ssim": ssim_loss, "lab_l1": lab_l1}
+_IMAGE_TERMS = {"l1": l1, "charbonnier": charbonnier, "psnr": psnr_loss, "ssim": ssim_loss,
+                "lab_l1": lab_l1}
 
 
 def removal_loss(outputs, batch, weights):

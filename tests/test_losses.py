@@ -112,4 +112,17 @@ def test_removal_loss_zero_weights_and_errors():
 
 
 def test_terms_are_the_config_keys():
-    assert losses.TERMS == ("l1", "charbonnier", "ssim", "lab_l1", "mask_bce")
+    assert losses.TERMS == ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce")
+
+
+def test_psnr_loss_is_minus_the_mean_psnr_of_the_images():
+    rng = np.random.RandomState(0)
+    target = rng.rand(3, 8, 8, 3).astype(np.float32)
+    pred = np.clip(target + rng.normal(0, [[[[0.01]]], [[[0.1]]], [[[0.3]]]], target.shape),
+                   0, 1).astype(np.float32)
+    mse = ((pred.astype(np.float64) - target) ** 2).mean(axis=(1, 2, 3))
+    expected = np.mean(10 * np.log10(mse + 1e-8))
+    assert abs(float(losses.psnr_loss(pred, target)) - expected) < 1e-4
+    total, values = losses.removal_loss({"shadow_free": pred}, {"shadow_free": target},
+                                        {"psnr": 2.0})
+    assert set(values) == {"psnr"} and abs(float(total) - 2 * expected) < 2e-4

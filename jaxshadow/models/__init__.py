@@ -2,7 +2,7 @@
 
 Every model is pure: `variables = model.init(key, x)` and `model.apply(variables, x, train=...)`.
 One output type per task: classifiers return logits (N, classes), `shadow_detector` mask logits
-(N, H, W, 1), removal models (`unet`, `joint`) a dict with at least "shadow_free" (N, H, W, 3).
+(N, H, W, 1), removal models (`unet`, `joint`, `nafnet`, `shadowformer`) a dict with at least "shadow_free" (N, H, W, 3).
 Mutable collections (e.g. `batch_stats`) are returned by `apply(..., mutable=[...])` and carried
 explicitly by the caller.
 """
@@ -13,10 +13,12 @@ from jaxshadow.errors import UserError
 from jaxshadow.models.classifiers import CNNSmall, CNNTiny
 from jaxshadow.models.detector import ShadowDetector
 from jaxshadow.models.joint import JointRemover
+from jaxshadow.models.nafnet import NAFNet
+from jaxshadow.models.shadowformer import ShadowFormer
 from jaxshadow.models.unet import ShadowRemovalUNet, UNet
 
-__all__ = ["CNNSmall", "CNNTiny", "JointRemover", "ShadowDetector", "ShadowRemovalUNet", "UNet",
-           "check", "get", "names", "register"]
+__all__ = ["CNNSmall", "CNNTiny", "JointRemover", "NAFNet", "ShadowDetector", "ShadowFormer",
+           "ShadowRemovalUNet", "UNet", "check", "get", "names", "register"]
 
 _REGISTRY = {
     "cnn_tiny": CNNTiny,
@@ -24,6 +26,8 @@ _REGISTRY = {
     "unet": ShadowRemovalUNet,
     "shadow_detector": ShadowDetector,
     "joint": JointRemover,
+    "nafnet": NAFNet,
+    "shadowformer": ShadowFormer,
 }
 
 
