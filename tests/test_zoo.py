@@ -70,9 +70,9 @@ def _saved(net, path, wrapper=None):
 
 
 def test_nafnet_imported_weights_give_the_official_output(tmp_path):
+    official = _official("nafnet")
     import torch
 
-    official = _official("nafnet")
     net = _perturbed(official(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 2],
                               dec_blk_nums=[2, 1]), 0.05)
     path = _saved(net, tmp_path / "nafnet.pth", wrapper="params")
