@@ -1,14 +1,16 @@
 """Peers timed in their own process, so that neither runtime's thread pool competes with the
 other's (XLA's and PyTorch's, or TensorFlow's, would otherwise share the cores).
 
-    run(peer, model, batch_size, image_size, channels, threads=, repeats=, warmup=) -> dict
+    run(peer, model, batch_size, image_size, channels, threads=, repeats=, warmup=,
+        options=) -> dict
 
 starts `python -m benchmarks.peer_process ...`, which sets the peer's threads to `threads` (the
 cores JAX uses) before its runtime starts, times the training step, and prints one JSON line:
 {"median_s", "compile_s", "repeats", "params", "version", "setup"}. Peers:
 
     torch          eager, channels-last, torch.optim.Adam (on CUDA when torch sees a GPU:
-                   cudnn.benchmark, bf16 autocast for dtype bfloat16)
+                   cudnn.benchmark, bf16 autocast for dtype bfloat16); nafnet and shadowformer
+                   are the official PyTorch modules (benchmarks/official_models.py)
     torch-compile  the same model through torch.compile (compile_s: the first, compiling step)
     keras-fit      Keras 3 on TensorFlow, model.fit over an in-memory array (peer_keras)
 
@@ -31,14 +33,15 @@ def jax_threads():
 
 
 def run(peer, model, batch_size, image_size, channels, *, threads, repeats, warmup,
-        dtype="float32", timeout_s=1800):
+        dtype="float32", options=None, timeout_s=1800):
     """The peer's timing dict (see the module docstring), measured in a child process.
-    dtype bfloat16: torch under autocast; Keras is timed in float32 only."""
+    dtype bfloat16: torch under autocast; Keras is timed in float32 only. options: the model's
+    own options as the JAX model has them (config `model.*`; the zoo's models only)."""
     if dtype != "float32" and peer == "keras-fit":
         return {"error": "keras-fit is timed in float32 only"}
     command = [sys.executable, "-m", "benchmarks.peer_process", peer, model, str(batch_size),
                str(image_size), str(channels), f"--threads={threads}", f"--repeats={repeats}",
-               f"--warmup={warmup}", f"--dtype={dtype}"]
+               f"--warmup={warmup}", f"--dtype={dtype}", f"--options={json.dumps(options or {})}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
            "TF_NUM_INTEROP_THREADS": "1"}
     try:
@@ -61,7 +64,8 @@ def _measure(args):
         torch.set_num_threads(args.threads)
         timing, params = peer_torch.time_train_step(
             args.model, args.batch_size, args.image_size, args.channels, repeats=args.repeats,
-            warmup=args.warmup, compile=args.peer == "torch-compile", dtype=args.dtype)
+            warmup=args.warmup, compile=args.peer == "torch-compile", dtype=args.dtype,
+            options=args.options)
         on = peer_torch.device()
         setup = (f"torch {torch.__version__} on {on}"
                  + (f" ({torch.cuda.get_device_name()}, cudnn.benchmark)" if on == "cuda"
@@ -85,7 +89,7 @@ def _measure(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.peer_process")
     parser.add_argument("peer", choices=PEERS)
-    parser.add_argument("model", choices=("cnn_small", "unet"))
+    parser.add_argument("model", choices=("cnn_small", "unet", "nafnet", "shadowformer"))
     parser.add_argument("batch_size", type=int)
     parser.add_argument("image_size", type=int)
     parser.add_argument("channels", type=int)
@@ -93,6 +97,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--options", type=json.loads, default={},
+                        help="the model's own options, JSON (nafnet, shadowformer)")
     args = parser.parse_args(argv)
     print(json.dumps(_measure(args)), flush=True)
 

@@ -1,6 +1,7 @@
 """PyTorch peers, built from the same specs: channels-last tensors, the same layers, batch,
-loss and optimizer (Adam, lr 1e-3, eps 1e-8) as the JAX side. Optional: `available()` is False
-when torch is not installed, and nothing else here is called then.
+loss and optimizer (Adam, lr 1e-3, eps 1e-8) as the JAX side; for the model zoo (nafnet,
+shadowformer) the official PyTorch modules with the JAX model's options. Optional:
+`available()` is False when torch is not installed, and nothing else here is called then.
 """
 
 import importlib.util
@@ -108,6 +109,29 @@ def _unet(torch, channels, features):
     return UNet()
 
 
+# the zoo's JAX options -> the official constructors' keywords
+NAFNET_KEYWORDS = {"width": "width", "middle_blocks": "middle_blk_num",
+                   "enc_blocks": "enc_blk_nums", "dec_blocks": "dec_blk_nums"}
+SHADOWFORMER_KEYWORDS = {"embed_dim": "embed_dim", "win_size": "win_size",
+                         "drop_path": "drop_path_rate"}
+
+
+def _official(model_name, image_size, options):
+    """The official PyTorch module of a zoo model, built with the JAX model's `options` (all of
+    them, as benchmarks.train.build_step returns them)."""
+    from benchmarks import official_models
+
+    cls, reason = getattr(official_models, f"official_{model_name}")()
+    if cls is None:
+        raise RuntimeError(reason)
+    if model_name == "nafnet":
+        kwargs = {NAFNET_KEYWORDS[k]: v for k, v in options.items()}
+        return cls(img_channel=3, **{k: list(v) if isinstance(v, (list, tuple)) else v
+                                     for k, v in kwargs.items()})
+    kwargs = {SHADOWFORMER_KEYWORDS[k]: v for k, v in options.items()}
+    return cls(img_size=image_size, token_projection="linear", token_mlp="leff", **kwargs)
+
+
 def device():
     """'cuda' when torch sees a GPU, else 'cpu'."""
     import torch
@@ -116,18 +140,21 @@ def device():
 
 def time_train_step(model_name, batch_size, image_size, channels, *, repeats, warmup,
                     features=(32, 64, 128, 256), num_classes=10, compile=False,
-                    dtype="float32"):
+                    dtype="float32", options=None):
     """(Timing of one Adam training step, parameter count) for the torch twin of `model_name`:
     eager, or with `compile` the model through `torch.compile` (the Timing's compile_s is then
     the first step, which compiles). On a GPU (`device()`): the model and data on CUDA,
     `cudnn.benchmark`, and for dtype bfloat16 `torch.autocast` (parameters and Adam in float32,
-    as the JAX step keeps them). `loss.item()` ends each step: it waits for the device."""
+    as the JAX step keeps them). `loss.item()` ends each step: it waits for the device.
+    nafnet and shadowformer: the official modules with `options` (the JAX model's); the L1
+    loss; shadowformer reads the last of the `channels` as its mask, in {0, 1}."""
     import torch
     on = device()
     if on == "cuda":
         torch.backends.cudnn.benchmark = True
     g = torch.Generator().manual_seed(0)
     x = _cl(torch.rand(batch_size, channels, image_size, image_size, generator=g))
+    inputs = (x,)
     if model_name == "cnn_small":
         model = _cnn_small(torch, channels, num_classes, image_size)
         target = torch.randint(0, num_classes, (batch_size,), generator=g)
@@ -136,10 +163,16 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
         model = _unet(torch, channels, features)
         target = _cl(torch.rand(batch_size, 3, image_size, image_size, generator=g))
         loss_fn = lambda y, t: torch.mean(torch.abs(y - t))
+    elif model_name in ("nafnet", "shadowformer"):
+        model = _official(model_name, image_size, options or {})
+        target = _cl(torch.rand(batch_size, 3, image_size, image_size, generator=g))
+        loss_fn = lambda y, t: torch.mean(torch.abs(y - t))
+        if model_name == "shadowformer":
+            inputs = (_cl(x[:, :3]), _cl((x[:, 3:] > 0.5).float()))
     else:
         raise ValueError(f"no torch twin of model '{model_name}'")
     model = model.to(on, memory_format=torch.channels_last)
-    x, target = x.to(on), target.to(on)
+    inputs, target = tuple(t.to(on) for t in inputs), target.to(on)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     count = sum(p.numel() for p in model.parameters())
     if compile:
@@ -149,7 +182,7 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
     def step():
         opt.zero_grad(set_to_none=True)
         with autocast:
-            out = model(x)
+            out = model(*inputs)
         loss = loss_fn(out.float(), target)
         loss.backward()
         opt.step()

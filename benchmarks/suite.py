@@ -1,6 +1,7 @@
 """The three benchmarks as functions returning JSON-ready records (see benchmarks.report)."""
 
 import itertools
+import json
 import platform
 import sys
 
@@ -13,10 +14,13 @@ from benchmarks.specs import model_conv_specs
 
 DTYPES = ("float32", "bfloat16")
 DIRECTIONS = ("fwd", "dgrad", "wgrad")
-# (peer_process name, record field, module whose `available()` says it is installed): each
-# timed in its own process, as its users run it (benchmarks/peer_process.py)
-TRAIN_PEERS = (("torch", "torch", peer_torch), ("torch-compile", "torch_compile", peer_torch),
-               ("keras-fit", "keras", peer_keras))
+# (peer_process name, record field, module whose `available()` says it is installed, models it
+# has): each timed in its own process, as its users run it (benchmarks/peer_process.py). The
+# zoo's torch peers are the official PyTorch modules (benchmarks/official_models.py).
+TORCH_MODELS = ("cnn_small", "unet", "nafnet", "shadowformer")
+TRAIN_PEERS = (("torch", "torch", peer_torch, TORCH_MODELS),
+               ("torch-compile", "torch_compile", peer_torch, TORCH_MODELS),
+               ("keras-fit", "keras", peer_keras, ("cnn_small", "unet")))
 
 
 def _device():
@@ -90,33 +94,37 @@ def run_conv(peak, *, quick, peers, specs=None, dtypes=DTYPES, log=print):
 
 
 def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), log=print):
-    """models: [(name, batch_size, image_size)]; defaults per --quick. One record per model and
-    compute dtype; MFU against the matmul peak of that dtype."""
+    """models: [(name, batch_size, image_size)] or [(name, batch_size, image_size, options)]
+    (the model's own options, default the registry's); defaults per --quick. One record per
+    model and compute dtype; MFU against the matmul peak of that dtype."""
     backend, device = _device()
     repeats, warmup = (2, 1) if quick else (7, 2)
     if models is None:
         models = ([("cnn_small", 16, 28), ("unet", 2, 32)] if quick
-                  else [("cnn_small", 64, 28), ("unet", 8, 128)])
+                  else [("cnn_small", 64, 28), ("unet", 8, 128), ("nafnet", 2, 128),
+                        ("shadowformer", 1, 160)])
     records = []
-    for (name, batch_size, image_size), dtype in itertools.product(models, dtypes):
-        r = train.bench_jax(name, batch_size, image_size, dtype=dtype, repeats=repeats,
+    for (name, batch_size, image_size, *options), dtype in itertools.product(models, dtypes):
+        r = train.bench_jax(name, batch_size, image_size, dtype=dtype,
+                            options=options[0] if options else None, repeats=repeats,
                             warmup=warmup)
+        options = json.loads(json.dumps(r["options"]))  # tuples as lists, as JSON has them
         rate = r["model_flops"] / r["median_s"]
         record = {"kind": "train", "model": name, "batch_size": batch_size,
-                  "image_size": image_size, "dtype": dtype, "params": r["params"],
+                  "image_size": image_size, "options": options, "dtype": dtype,
+                  "params": r["params"],
                   "images_per_sec": batch_size / r["median_s"], "median_s": r["median_s"],
                   "compile_s": r["compile_s"], "model_flops": r["model_flops"],
                   "flops_source": "analytical, from the step's jaxpr (benchmarks.flops)",
                   "mfu_pct": 100 * rate / peak[dtype], "backend": backend,
                   "device": device}
-        channels = train.DEFAULTS.get(name, (0, 0, 3))[2]
-        for peer, field, module in TRAIN_PEERS:
+        for peer, field, module, peer_models in TRAIN_PEERS:
             record[f"{field}_s"] = record[f"vs_{field}"] = None
-            if not (peers and module.available()) or name not in ("cnn_small", "unet"):
+            if not (peers and module.available()) or name not in peer_models:
                 continue
-            t = peer_process.run(peer, name, batch_size, image_size, channels,
+            t = peer_process.run(peer, name, batch_size, image_size, train.channels(name),
                                  threads=peer_process.jax_threads(), repeats=repeats,
-                                 warmup=warmup, dtype=dtype)
+                                 warmup=warmup, dtype=dtype, options=options)
             if "error" in t:
                 record[f"{field}_error"] = t["error"]
                 log(f"train {name} {peer}: {t['error']}")

@@ -112,3 +112,45 @@ def test_torch_peer_runs_in_its_own_process_with_the_same_model(dtype):
     assert "error" not in t, t
     assert t["params"] == 93_322 and t["median_s"] > 0
     assert "1 threads" in t["setup"] and ("bf16 autocast" in t["setup"]) == (dtype == "bfloat16")
+
+
+TINY_ZOO = [("nafnet", 1, 16, {"width": 8, "enc_blocks": [1, 1], "middle_blocks": 1,
+                               "dec_blocks": [1, 1]}),
+            ("shadowformer", 1, 32, {"embed_dim": 8, "win_size": 4})]
+
+
+def test_zoo_train_records_carry_all_the_models_options():
+    records = suite.run_train(PEAK, quick=True, peers=False, models=TINY_ZOO,
+                              log=lambda _: None)
+    assert [r["model"] for r in records] == ["nafnet", "shadowformer"]
+    assert records[0]["options"] == TINY_ZOO[0][3]
+    assert records[1]["options"] == {"embed_dim": 8, "win_size": 4, "drop_path": 0.1}
+    assert records[1]["params"] == 730_969 and all(r["model_flops"] > 0 for r in records)
+
+
+@pytest.mark.parametrize("model, size, options", [(m, s, o) for m, _, s, o in TINY_ZOO])
+def test_zoo_torch_peer_is_the_official_module_with_the_jax_parameter_count(model, size,
+                                                                            options):
+    from benchmarks import official_models, peer_process, train
+
+    cls, reason = getattr(official_models, f"official_{model}")()
+    if cls is None:
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    jax_params = train.build_step(model, 1, size, options=options)[3]
+    full = suite.run_train(PEAK, quick=True, peers=False, models=[(model, 1, size, options)],
+                           log=lambda _: None)[0]["options"]
+    t = peer_process.run("torch", model, 1, size, train.channels(model), threads=1, repeats=1,
+                         warmup=1, options=full)
+    assert "error" not in t, t
+    assert t["params"] == jax_params and t["median_s"] > 0
+
+
+def test_a_zoo_peer_without_the_official_code_says_where_it_looked(monkeypatch, tmp_path):
+    from benchmarks import peer_process
+
+    monkeypatch.setenv("JAXSHADOW_REFERENCE_CODE", str(tmp_path))
+    t = peer_process.run("torch", "nafnet", 1, 16, 3, threads=1, repeats=1, warmup=1,
+                         options=TINY_ZOO[0][3])
+    assert set(t) == {"error"} and "\n" not in t["error"]
+    assert str(tmp_path) in t["error"] or "torch is not installed" in t["error"]

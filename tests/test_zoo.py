@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import reference_models
+from benchmarks import official_models
 from jaxshadow import models
 from jaxshadow.cli import main
 from jaxshadow.export import read_export
@@ -42,7 +42,7 @@ def test_shadowformer_has_the_papers_11_4_million_parameters():
 
 
 def _official(which):
-    cls, reason = getattr(reference_models, f"official_{which}")()
+    cls, reason = getattr(official_models, f"official_{which}")()
     if cls is None:
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)

@@ -1,5 +1,6 @@
 """The official PyTorch implementations of the zoo's architectures, loaded from their public
-source files for parity tests, or None (with the reason) when torch or the files are absent.
+source files for the parity tests and the PyTorch peers of the train benchmark, or None (with
+the reason) when torch or the files are absent.
 
 The files are looked up under $JAXSHADOW_REFERENCE_CODE (default ~/.cache/jaxshadow/reference),
 as cloned from GitHub:
@@ -102,7 +103,7 @@ def _drop_path_class():
     import torch
 
     class DropPath(torch.nn.Module):
-        """Stochastic depth: identity in eval mode (all the parity tests use)."""
+        """Stochastic depth (timm's): identity in eval mode, as the parity tests run it."""
 
         def __init__(self, p=0.0):
             super().__init__()
@@ -111,7 +112,7 @@ def _drop_path_class():
         def forward(self, x):
             if not self.training or self.p == 0.0:
                 return x
-            keep = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1)) >= self.p
+            keep = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), device=x.device) >= self.p
             return x * keep / (1 - self.p)
 
     return DropPath
