@@ -147,3 +147,53 @@ def test_a_model_under_lax_forms_has_the_same_parameters_and_outputs(monkeypatch
     y_lax = model.apply(variables, x)["shadow_free"]
     assert float(jnp.abs(y_matmul - x).mean()) > 1e-2  # the network computed something
     np.testing.assert_allclose(y_lax, y_matmul, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,kernel_hw,padding", [
+    ((2, 9, 11, 8), (3, 3), 1), ((1, 40, 40, 6), (3, 3), "SAME"), ((2, 7, 5, 4), (5, 3), "VALID"),
+    ((1, 6, 6, 3), (3, 3), ((2, 0), (1, 1))),
+])
+def test_depthwise_conv_values_and_gradients_equal_lax(shape, kernel_hw, padding):
+    c = shape[-1]
+    x = jax.random.normal(jax.random.key(0), shape)
+    kernel = jax.random.normal(jax.random.key(1), (*kernel_hw, 1, c)) / 3
+    pad = [(padding, padding)] * 2 if isinstance(padding, int) else padding
+    args = dict(window_strides=(1, 1), padding=pad, dimension_numbers=DN, feature_group_count=c)
+    f = lambda x, k: layers.conv_general_dilated(x, k, **args)
+    ref = lambda x, k: lax.conv_general_dilated(x, k, **args)
+    assert "conv_general_dilated" not in str(jax.make_jaxpr(f)(x, kernel))
+    (y, y_ref), (grads, grads_ref) = _vjp_both(jax.jit(f), ref, (x, kernel))
+    np.testing.assert_allclose(y, y_ref, atol=1e-5)
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
+    # bfloat16 inputs: accumulated in float32, as close to the float32 result as lax's
+    bf = lambda t: t.astype(jnp.bfloat16)
+    y_bf = f(bf(x), bf(kernel))
+    assert y_bf.dtype == jnp.bfloat16
+    err = float(jnp.abs(y_bf.astype(jnp.float32) - y_ref).max())
+    assert err <= 2 * float(jnp.abs(ref(bf(x), bf(kernel)).astype(jnp.float32) - y_ref).max())
+
+
+def test_pointwise_conv_is_a_matmul_with_laxs_values_and_gradients():
+    x = jax.random.normal(jax.random.key(0), (2, 30, 31, 12))
+    kernel = jax.random.normal(jax.random.key(1), (1, 1, 12, 5)) / 4
+    f = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=DN)
+    ref = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=DN)
+    assert "conv_general_dilated" not in str(jax.make_jaxpr(f)(x, kernel))
+    (y, y_ref), (grads, grads_ref) = _vjp_both(jax.jit(f), ref, (x, kernel))
+    np.testing.assert_allclose(y, y_ref, atol=1e-5)
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
+    # padded 1×1 and grouped-but-not-depthwise convolutions stay lax convolutions
+    padded = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), ((1, 1), (0, 0)),
+                                                      dimension_numbers=DN)
+    assert "conv_general_dilated" in str(jax.make_jaxpr(padded)(x, kernel))
+    grouped = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), "SAME",
+                                                       dimension_numbers=DN,
+                                                       feature_group_count=4)
+    k_grouped = jax.random.normal(jax.random.key(2), (3, 3, 3, 8))
+    assert "conv_general_dilated" in str(jax.make_jaxpr(grouped)(x, k_grouped))
+    np.testing.assert_allclose(
+        grouped(x, k_grouped), lax.conv_general_dilated(x, k_grouped, (1, 1), "SAME",
+                                                        dimension_numbers=DN,
+                                                        feature_group_count=4), atol=1e-5)

@@ -27,7 +27,16 @@ as patches × matrix (im2col):
 
 XLA:CPU runs both gradients as large matrix products, 1.5–3× faster than its backward
 convolutions on small images. Larger images keep lax's gradients: building P costs more than it
-saves there. Every other convolution goes to lax unchanged.
+saves there. Two more stride-1 cases have their own forms, at any image size:
+
+    depthwise (feature_group_count = Cin = Cout, kernel (kh, kw, 1, C)):
+        y = Σ_{i, j} x_padded[:, i:i + Ho, j:j + Wo, :] · kernel[i, j, 0, :]
+    1×1, no padding:  y = x @ kernel[0, 0]
+
+XLA:CPU's grouped convolution runs 15–30× slower than these elementwise products and its 1×1
+convolution 2–3× slower than the matrix product, forward and backward (NAFNet's and
+ShadowFormer's blocks are made of both). The depthwise sum accumulates in float32 for bfloat16
+and float16 inputs, as the convolution does. Every other convolution goes to lax unchanged.
 
 These are XLA:CPU's fast forms (measured in the conv benchmark's "jax" vs "jax-lax" rows,
 benchmarks/results/cpu-2core.md). On a GPU or TPU, cuDNN and the TPU compiler implement lax's
@@ -160,13 +169,26 @@ def _conv_bwd(pads, residuals, dy):
 _conv_im2col_grad.defvjp(_conv_fwd, _conv_bwd)
 
 
+def _depthwise_shifted(x, kernel, pads):
+    """Depthwise stride-1 convolution as kh·kw shifted products: x (N, H, W, C), kernel
+    (kh, kw, 1, C) -> (N, Ho, Wo, C)."""
+    kh, kw = kernel.shape[:2]
+    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    acc = jnp.float32 if x.dtype in (jnp.bfloat16, jnp.float16) else x.dtype
+    y = sum(x[:, i:i + ho, j:j + wo, :].astype(acc) * kernel[i, j, 0].astype(acc)
+            for i in range(kh) for j in range(kw))
+    return y.astype(x.dtype)
+
+
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                          batch_group_count=1, precision=None, preferred_element_type=None, *,
                          form=None):
     """`lax.conv_general_dilated`, same arguments and result; with form "matmul" (default
-    `forms().conv_grad`) small stride-1 2-D NHWC/HWIO convolutions get the im2col gradients
-    described in the module docstring."""
+    `forms().conv_grad`) stride-1 2-D NHWC/HWIO convolutions take the forms described in the
+    module docstring: depthwise as shifted products, 1×1 as a matrix product, small images with
+    im2col gradients."""
     args = (lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
             feature_group_count, batch_group_count, precision, preferred_element_type)
     if (form or forms().conv_grad) == "lax":
@@ -174,17 +196,26 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
     simple = (lhs.ndim == 4 and tuple(window_strides) == (1, 1)
               and all(d in (None, (1, 1), [1, 1]) for d in (lhs_dilation, rhs_dilation))
-              and feature_group_count == 1 and batch_group_count == 1 and precision is None
+              and batch_group_count == 1 and precision is None
               and preferred_element_type is None
               and dn == lax.conv_dimension_numbers(lhs.shape, rhs.shape, DN))
-    if not simple:
+    depthwise = (feature_group_count == lhs.shape[-1] == rhs.shape[-1] and rhs.shape[2] == 1)
+    if not simple or not (feature_group_count == 1 or depthwise):
         return lax.conv_general_dilated(*args)
     pads = padding
     if isinstance(padding, str):
         pads = lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], (1, 1), padding)
     pads = tuple((int(lo), int(hi)) for lo, hi in pads)
+    if depthwise:
+        return _depthwise_shifted(lhs, rhs, pads)
+    if rhs.shape[:2] == (1, 1) and pads == ((0, 0), (0, 0)):
+        return jnp.dot(lhs, rhs[0, 0])
     ho = lhs.shape[1] + sum(pads[0]) - rhs.shape[0] + 1
     wo = lhs.shape[2] + sum(pads[1]) - rhs.shape[1] + 1
     if ho * wo > SMALL_IMAGE_PIXELS:
         return lax.conv_general_dilated(*args)
     return _conv_im2col_grad(lhs, rhs, pads)
+
+
+# nn.Conv computed in this module's forms: same parameters, names and values.
+Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)

@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxshadow.models.layers import Conv
+
 # The configurations of the paper's released models, as in the official option files, and
 # their parameter counts (with 3 input channels).
 PAPER_CONFIGS = {
@@ -77,17 +79,17 @@ class NAFBlock(nn.Module):
             return nn.LayerNorm(epsilon=1e-6, use_fast_variance=False, name=name, **kw)
 
         dw = c * self.dw_expand
-        t = nn.Conv(dw, (1, 1), name="conv1", **kw)(norm("norm1")(x))
-        t = nn.Conv(dw, (3, 3), padding=1, feature_group_count=dw, name="conv2", **kw)(t)
+        t = Conv(dw, (1, 1), name="conv1", **kw)(norm("norm1")(x))
+        t = Conv(dw, (3, 3), padding=1, feature_group_count=dw, name="conv2", **kw)(t)
         t = simple_gate(t)
         pooled = jnp.mean(t.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(t.dtype)
-        t = t * nn.Conv(dw // 2, (1, 1), name="sca", **kw)(pooled)
-        t = nn.Conv(c, (1, 1), name="conv3", **kw)(t)
+        t = t * Conv(dw // 2, (1, 1), name="sca", **kw)(pooled)
+        t = Conv(c, (1, 1), name="conv3", **kw)(t)
         beta = self.param("beta", nn.initializers.zeros, (c,), self.param_dtype)
         y = x + t * beta.astype(t.dtype)
 
-        u = nn.Conv(self.ffn_expand * c, (1, 1), name="conv4", **kw)(norm("norm2")(y))
-        u = nn.Conv(c, (1, 1), name="conv5", **kw)(simple_gate(u))
+        u = Conv(self.ffn_expand * c, (1, 1), name="conv4", **kw)(norm("norm2")(y))
+        u = Conv(c, (1, 1), name="conv5", **kw)(simple_gate(u))
         gamma = self.param("gamma", nn.initializers.zeros, (c,), self.param_dtype)
         return y + u * gamma.astype(u.dtype)
 
@@ -114,21 +116,21 @@ class NAFNet(nn.Module):
         padded = jnp.pad(x, ((0, 0), (0, -h % multiple), (0, -w % multiple), (0, 0)))
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
 
-        y = nn.Conv(self.width, (3, 3), padding=1, name="intro", **kw)(padded.astype(self.dtype))
+        y = Conv(self.width, (3, 3), padding=1, name="intro", **kw)(padded.astype(self.dtype))
         skips = []
         for i, count in enumerate(self.enc_blocks):
             for j in range(count):
                 y = NAFBlock(name=f"encoders_{i}_{j}", **kw)(y)
             skips.append(y)
-            y = nn.Conv(2 * y.shape[-1], (2, 2), strides=2, padding="VALID", name=f"downs_{i}",
-                        **kw)(y)
+            y = Conv(2 * y.shape[-1], (2, 2), strides=2, padding="VALID", name=f"downs_{i}",
+                     **kw)(y)
         for j in range(self.middle_blocks):
             y = NAFBlock(name=f"middle_blks_{j}", **kw)(y)
         for i, count in enumerate(self.dec_blocks):
-            y = nn.Conv(2 * y.shape[-1], (1, 1), use_bias=False, name=f"ups_{i}", **kw)(y)
+            y = Conv(2 * y.shape[-1], (1, 1), use_bias=False, name=f"ups_{i}", **kw)(y)
             y = pixel_shuffle(y) + skips[-1 - i]
             for j in range(count):
                 y = NAFBlock(name=f"decoders_{i}_{j}", **kw)(y)
-        y = nn.Conv(3, (3, 3), padding=1, name="ending", **kw)(y)
+        y = Conv(3, (3, 3), padding=1, name="ending", **kw)(y)
         y = y.astype(jnp.float32) + padded[..., :3]
         return {"shadow_free": y[:, :h, :w, :]}

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxshadow.models.layers import ConvTranspose2x2, max_pool_2x2
+from jaxshadow.models.layers import Conv, ConvTranspose2x2, max_pool_2x2
 
 ENCODER_HEADS = (1, 2, 4)
 BOTTLENECK_HEADS = 16
@@ -114,13 +114,13 @@ class ChannelAttentionBlock(nn.Module):
     def __call__(self, x):
         c = x.shape[-1]
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype, use_bias=False)
-        t = nn.Conv(c, (3, 3), padding=1, name="body_0", **kw)(x)
+        t = Conv(c, (3, 3), padding=1, name="body_0", **kw)(x)
         slope = self.param("body_1", nn.initializers.constant(0.25), (1,), self.param_dtype)
         t = jnp.where(t >= 0, t, slope.astype(t.dtype) * t)
-        t = nn.Conv(c, (3, 3), padding=1, name="body_2", **kw)(t)
+        t = Conv(c, (3, 3), padding=1, name="body_2", **kw)(t)
         pooled = jnp.mean(t.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(t.dtype)
-        gate = nn.Conv(c // self.reduction, (1, 1), name="CA_conv_du_0", **kw)(pooled)
-        gate = nn.Conv(c, (1, 1), name="CA_conv_du_2", **kw)(nn.relu(gate))
+        gate = Conv(c // self.reduction, (1, 1), name="CA_conv_du_0", **kw)(pooled)
+        gate = Conv(c, (1, 1), name="CA_conv_du_2", **kw)(nn.relu(gate))
         return x + t * nn.sigmoid(gate)
 
 
@@ -139,8 +139,8 @@ class LocallyEnhancedFeedForward(nn.Module):
         dense_init = nn.initializers.truncated_normal(0.02)
         t = nn.gelu(nn.Dense(hidden, kernel_init=dense_init, name="linear1", **kw)(x),
                     approximate=False)
-        t = nn.Conv(hidden, (3, 3), padding=1, feature_group_count=hidden, name="dwconv",
-                    **kw)(t)
+        t = Conv(hidden, (3, 3), padding=1, feature_group_count=hidden, name="dwconv",
+                 **kw)(t)
         t = nn.gelu(t, approximate=False)
         return nn.Dense(c, kernel_init=dense_init, name="linear2", **kw)(t)
 
@@ -269,21 +269,21 @@ class ShadowFormer(nn.Module):
         masks = [padded[..., 3:]]
         for _ in range(3):
             masks.append(max_pool_2x2(masks[-1]))
-        y = nn.Conv(c, (3, 3), padding=1, name="input_proj", **kw)(padded.astype(self.dtype))
+        y = Conv(c, (3, 3), padding=1, name="input_proj", **kw)(padded.astype(self.dtype))
         y = nn.leaky_relu(y, 0.01)
         skips = []
         for i in range(3):
             y = stage(f"encoderlayer_{i}", ENCODER_HEADS[i], i == 2,
                       encoder_rates[DEPTH * i:DEPTH * (i + 1)])(y, masks[i], train)
             skips.append(y)
-            y = nn.Conv(2 * y.shape[-1], (4, 4), strides=2, padding=1, name=f"dowsample_{i}",
-                        **kw)(y)
+            y = Conv(2 * y.shape[-1], (4, 4), strides=2, padding=1, name=f"dowsample_{i}",
+                     **kw)(y)
         y = stage("conv", BOTTLENECK_HEADS, True, [self.drop_path] * DEPTH)(y, masks[3], train)
         for i in range(3):
             y = ConvTranspose2x2(skips[2 - i].shape[-1], name=f"upsample_{i}", **kw)(y)
             y = jnp.concatenate([y, skips[2 - i]], axis=-1)
             y = stage(f"decoderlayer_{i}", DECODER_HEADS[i], i == 0,
                       decoder_rates[DEPTH * (i + 1):DEPTH * (i + 2)])(y, masks[2 - i], train)
-        y = nn.Conv(3, (3, 3), padding=1, name="output_proj", **kw)(y)
+        y = Conv(3, (3, 3), padding=1, name="output_proj", **kw)(y)
         y = y.astype(jnp.float32) + padded[..., :3]
         return {"shadow_free": y[:, :h, :w, :]}
