@@ -85,6 +85,14 @@ def _unet(keras, size, channels, features):
     return keras.Model(x, layers.Add()([x[..., :3], y]))
 
 
+def _cnn_tiny(keras, size, channels, num_classes):
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input((size, size, channels)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2), layers.Flatten(),
+        layers.Dense(num_classes)])
+
+
 def _cnn_small(keras, size, channels, num_classes):
     layers = keras.layers
     return keras.Sequential([
@@ -108,8 +116,9 @@ def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per
     rng = np.random.default_rng(0)
     n = batch_size * steps_per_epoch
     x = rng.uniform(size=(n, image_size, image_size, channels)).astype(np.float32)
-    if model_name == "cnn_small":
-        model = _cnn_small(keras, image_size, channels, num_classes)
+    if model_name in ("cnn_tiny", "cnn_small"):
+        build = _cnn_tiny if model_name == "cnn_tiny" else _cnn_small
+        model = build(keras, image_size, channels, num_classes)
         y = rng.integers(0, num_classes, n).astype(np.int32)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     elif model_name == "unet":

@@ -55,6 +55,13 @@ def time_conv_op(spec, direction, dtype, *, repeats, warmup):
     return time_call(fwd if direction == "fwd" else backward, repeats=repeats, warmup=warmup)
 
 
+def _cnn_tiny(torch, channels, num_classes, size):
+    nn = torch.nn
+    s = (size - 2) // 2
+    return nn.Sequential(nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         _Permute(torch), nn.Flatten(), nn.Linear(32 * s * s, num_classes))
+
+
 def _cnn_small(torch, channels, num_classes, size):
     nn = torch.nn
     s = ((size - 2) // 2 - 2) // 2 - 2
@@ -155,8 +162,9 @@ def time_train_step(model_name, batch_size, image_size, channels, *, repeats, wa
     g = torch.Generator().manual_seed(0)
     x = _cl(torch.rand(batch_size, channels, image_size, image_size, generator=g))
     inputs = (x,)
-    if model_name == "cnn_small":
-        model = _cnn_small(torch, channels, num_classes, image_size)
+    if model_name in ("cnn_tiny", "cnn_small"):
+        build = _cnn_tiny if model_name == "cnn_tiny" else _cnn_small
+        model = build(torch, channels, num_classes, image_size)
         target = torch.randint(0, num_classes, (batch_size,), generator=g)
         loss_fn = torch.nn.functional.cross_entropy
     elif model_name == "unet":

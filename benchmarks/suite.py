@@ -17,10 +17,10 @@ DIRECTIONS = ("fwd", "dgrad", "wgrad")
 # (peer_process name, record field, module whose `available()` says it is installed, models it
 # has): each timed in its own process, as its users run it (benchmarks/peer_process.py). The
 # zoo's torch peers are the official PyTorch modules (benchmarks/official_models.py).
-TORCH_MODELS = ("cnn_small", "unet", "nafnet", "shadowformer")
+TORCH_MODELS = ("cnn_tiny", "cnn_small", "unet", "nafnet", "shadowformer")
 TRAIN_PEERS = (("torch", "torch", peer_torch, TORCH_MODELS),
                ("torch-compile", "torch_compile", peer_torch, TORCH_MODELS),
-               ("keras-fit", "keras", peer_keras, ("cnn_small", "unet")))
+               ("keras-fit", "keras", peer_keras, ("cnn_tiny", "cnn_small", "unet")))
 
 
 def _device():

@@ -83,12 +83,13 @@ def test_missing_peer_is_reported_not_fatal(monkeypatch, peer):
 
 @pytest.mark.skipif(not suite.peer_keras.available(),
                     reason="the Keras peer needs TensorFlow and Keras (pip install -e '.[tf]')")
-def test_keras_fit_peer_runs_in_its_own_process_with_the_same_model():
+@pytest.mark.parametrize("model, params", [("cnn_small", 93_322), ("cnn_tiny", 54_410)])
+def test_keras_fit_peer_runs_in_its_own_process_with_the_same_model(model, params):
     from benchmarks import peer_process
 
-    t = peer_process.run("keras-fit", "cnn_small", 8, 28, 1, threads=1, repeats=2, warmup=1)
+    t = peer_process.run("keras-fit", model, 8, 28, 1, threads=1, repeats=2, warmup=1)
     assert "error" not in t, t
-    assert t["params"] == 93_322  # the JAX cnn_small's count (test_train_record)
+    assert t["params"] == params  # the JAX model's count (test_train_record, the README)
     assert t["median_s"] > 0 and t["repeats"] == 2
     assert "model.fit" in t["setup"] and "1 intra-op threads" in t["setup"]
 
@@ -103,14 +104,16 @@ def test_a_failing_peer_comes_back_as_one_line_not_an_exception():
 
 @pytest.mark.skipif(not suite.peer_torch.available(),
                     reason="the PyTorch peer needs torch (pip install -e '.[peers]')")
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_torch_peer_runs_in_its_own_process_with_the_same_model(dtype):
+@pytest.mark.parametrize("model, params, dtype", [("cnn_small", 93_322, "float32"),
+                                                  ("cnn_small", 93_322, "bfloat16"),
+                                                  ("cnn_tiny", 54_410, "float32")])
+def test_torch_peer_runs_in_its_own_process_with_the_same_model(model, params, dtype):
     from benchmarks import peer_process
 
-    t = peer_process.run("torch", "cnn_small", 8, 28, 1, threads=1, repeats=2, warmup=1,
+    t = peer_process.run("torch", model, 8, 28, 1, threads=1, repeats=2, warmup=1,
                          dtype=dtype)
     assert "error" not in t, t
-    assert t["params"] == 93_322 and t["median_s"] > 0
+    assert t["params"] == params and t["median_s"] > 0
     assert "1 threads" in t["setup"] and ("bf16 autocast" in t["setup"]) == (dtype == "bfloat16")
 
 
