@@ -132,11 +132,10 @@ def _official(model_name, image_size, options):
     if cls is None:
         raise RuntimeError(reason)
     if model_name == "nafnet":
-        kwargs = {NAFNET_KEYWORDS[k]: v for k, v in options.items()}
-        return cls(img_channel=3, **{k: list(v) if isinstance(v, (list, tuple)) else v
-                                     for k, v in kwargs.items()})
-    kwargs = {SHADOWFORMER_KEYWORDS[k]: v for k, v in options.items()}
-    return cls(img_size=image_size, token_projection="linear", token_mlp="leff", **kwargs)
+        return cls(img_channel=3, **{NAFNET_KEYWORDS[k]: list(v) if isinstance(v, tuple) else v
+                                     for k, v in options.items()})
+    return cls(img_size=image_size, token_projection="linear", token_mlp="leff",
+               **{SHADOWFORMER_KEYWORDS[k]: v for k, v in options.items()})
 
 
 def device():
