@@ -152,8 +152,12 @@ def test_zoo_torch_peer_is_the_official_module_with_the_jax_parameter_count(mode
 def test_a_zoo_peer_without_the_official_code_says_where_it_looked(monkeypatch, tmp_path):
     from benchmarks import peer_process
 
+    if not suite.peer_torch.available():
+        reason = "the PyTorch peer needs torch (pip install -e '.[peers]')"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
     monkeypatch.setenv("JAXSHADOW_REFERENCE_CODE", str(tmp_path))
     t = peer_process.run("torch", "nafnet", 1, 16, 3, threads=1, repeats=1, warmup=1,
                          options=TINY_ZOO[0][3])
     assert set(t) == {"error"} and "\n" not in t["error"]
-    assert str(tmp_path) in t["error"] or "torch is not installed" in t["error"]
+    assert str(tmp_path / "NAFNet") in t["error"]
