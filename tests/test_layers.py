@@ -25,7 +25,8 @@ def _vjp_both(f, ref, args, seed=7):
 @pytest.mark.parametrize("shape,cout,padding", [
     ((2, 28, 28, 1), 32, "VALID"), ((3, 13, 13, 32), 64, "VALID"), ((2, 5, 7, 3), 5, "SAME"),
     ((2, 16, 16, 8), 16, "SAME"), ((1, 9, 6, 4), 3, ((2, 0), (1, 1))),
-    ((1, 40, 40, 2), 3, "SAME"),  # larger than SMALL_IMAGE_PIXELS: plain lax
+    # larger than SMALL_IMAGE_PIXELS: lax forward and input gradient, shifted kernel gradient
+    ((1, 40, 40, 2), 3, "SAME"), ((2, 33, 30, 5), 4, ((2, 0), (1, 1))), ((1, 31, 29, 3), 6, "VALID"),
 ])
 def test_conv_values_and_gradients_equal_lax(shape, cout, padding):
     kx, kk = jax.random.split(jax.random.key(0))
