@@ -156,6 +156,12 @@ def _patches_matmul(x, kernel, pads):
     return y.reshape(n, ho, wo, cout)
 
 
+def _pad_hw(x, pads):
+    """x (N, H, W, C) padded with zeros by pads ((lo, hi), (lo, hi)); negative entries crop."""
+    return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0),
+                                               (0, 0, 0)))
+
+
 def _lax_conv(x, kernel, pads):
     return lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=DN)
 
@@ -190,8 +196,7 @@ def _shifted_wgrad_bwd(pads, residuals, dy):
     kh, kw, cin, cout = kernel.shape
     dy = lax.optimization_barrier(dy)
     _, input_vjp = jax.vjp(lambda x: _lax_conv(x, kernel, pads), x)
-    padded = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0),
-                                                  (0, 0, 0)))
+    padded = _pad_hw(x, pads)
     ho, wo = dy.shape[1:3]
     d = dy.reshape(-1, cout)
     taps = [lax.dot_general(padded[:, i:i + ho, j:j + wo, :].reshape(-1, cin), d,
@@ -208,7 +213,7 @@ def _shifted_products(x, kernel, pads):
     (kh, kw, 1, C), pads ((lo, hi), (lo, hi)) (negative crops) -> (N, Ho, Wo, C) in x's dtype,
     accumulated in float32 for bfloat16 and float16."""
     kh, kw = kernel.shape[:2]
-    x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
+    x = _pad_hw(x, pads)
     ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
     acc = jnp.float32 if x.dtype in (jnp.bfloat16, jnp.float16) else x.dtype
     y = sum(x[:, i:i + ho, j:j + wo, :].astype(acc) * kernel[i, j, 0].astype(acc)
@@ -241,8 +246,7 @@ def _depthwise_bwd(pads, residuals, dy):
                     (kw - 1 - pads[1][0], kw - 1 - pads[1][1]))
     dx = _shifted_products(dy, kernel[::-1, ::-1], flipped_pads).astype(x.dtype)
     acc = jnp.float32 if x.dtype in (jnp.bfloat16, jnp.float16) else x.dtype
-    padded = lax.pad(x, jnp.zeros((), x.dtype),
-                     ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0))).astype(acc)
+    padded = _pad_hw(x, pads).astype(acc)
     ho, wo, c = dy.shape[1:]
     d = dy.astype(acc).reshape(-1, c)
     taps = [jnp.sum((padded[:, i:i + ho, j:j + wo, :].reshape(-1, c) * d), axis=0)
