@@ -24,7 +24,7 @@
    their target comes from the smaller ``thin_only_coverage`` range.
 
 2. **Penumbra**: the hard matte is blurred by a Gaussian with a per-image width ``sigma`` (a
-   fraction of the longer side; for thin structures alone, at most their half-width, so that
+   fraction of the longer side, drawn uniformly or, with ``penumbra_log``, log-uniformly; for thin structures alone, at most their half-width, so that
    the mask keeps a core above 0.5), separably, as two dense matrix products whose rows are the
    pixel-integrated Gaussian (exact edge-replicate borders, no ``sigma``-dependent shapes),
    truncated at ``3 sigma`` so the mask is exactly 0 away from the shadow.
@@ -85,6 +85,7 @@ class ShadowConfig:
     coverage: tuple[float, float] = (0.05, 0.70)  # fraction of pixels in the hard matte
     thin_only_coverage: tuple[float, float] = (0.05, 0.30)  # target when only thin structures
     penumbra: tuple[float, float] = (0.005, 0.03)  # Gaussian sigma of the soft edge
+    penumbra_log: bool = False  # draw sigma log-uniformly in `penumbra` (else uniformly)
     x1: tuple[float, float] = (0.0, 0.25)  # darkening: x-intercept (input that maps to black)
     y2: tuple[float, float] = (0.1, 0.9)  # darkening: output for a white input
     color_shift: tuple[float, float] = (0.05, 0.025)  # mean, std of the R / B intercept shifts
@@ -107,6 +108,9 @@ class ShadowConfig:
         for name, (lo, hi) in pairs.items():
             if not 0.0 <= lo <= hi <= 1.0:
                 raise ValueError(f"ShadowConfig.{name} needs 0 <= lo <= hi <= 1, got {(lo, hi)}")
+        if self.penumbra_log and self.penumbra[0] <= 0.0:
+            raise ValueError(f"ShadowConfig.penumbra_log needs penumbra lo > 0, "
+                             f"got {self.penumbra}")
         if self.x1[1] >= 1.0:
             raise ValueError(f"ShadowConfig.x1 must stay below 1, got {self.x1}")
         if self.darken_space not in ("srgb", "linear"):
@@ -132,11 +136,22 @@ class ShadowConfig:
 #   people: blobs), the rest by thin structures (poles, branches), alone or beside a large one;
 # - darkness and colour: SynShadow's affine model and ranges (fitted by Inoue & Yamasaki to
 #   the paired shadow / shadow-free images of ISTD and SRD), unchanged.
+#
+# "photo_crop" is the same for training crops cut from a view at the working resolution: the
+# renderer measures sizes in units of the image it is given, so on a 128-pixel crop of a
+# 256-pixel view "photo"'s widest penumbra is 1.25 % of the view (3 px), while occluders far
+# from the surface (trees, buildings, 5-20 m away) cast edges 45-190 mm wide, 2-10 % of a
+# 2 m frame (sigma 1-4 %). Its sigma runs from 0.5 % to 12 % of the crop (0.25-6 % of a view
+# twice its size), drawn log-uniformly so that sharp edges (median 2.4 %) stay common.
 PRESETS = {
     "synshadow": ShadowConfig(),
     "photo": ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
                           penumbra=(0.003, 0.025), kind_weights=(0.35, 0.15, 0.35, 0.15),
                           extra_kind_prob=(0.15, 0.1, 0.15, 0.3)),
+    "photo_crop": ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
+                               penumbra=(0.005, 0.12), penumbra_log=True,
+                               kind_weights=(0.35, 0.15, 0.35, 0.15),
+                               extra_kind_prob=(0.15, 0.1, 0.15, 0.3)),
 }
 
 
@@ -215,7 +230,12 @@ def _render_one(key, image, cfg):
 
     # penumbra width in pixels; no wider than the thinnest structure's half-width when thin
     # structures are alone, so that a pole's shadow keeps a core (mask > 0.5) of its own
-    sigma = jnp.minimum(draws.uniform(*cfg.penumbra), thinnest) * max(h, w)
+    lo, hi = cfg.penumbra
+    if cfg.penumbra_log:  # sigma = lo * (hi / lo) ** u
+        sigma = lo * jnp.exp(draws.uniform() * math.log(hi / lo))
+    else:
+        sigma = draws.uniform(lo, hi)
+    sigma = jnp.minimum(sigma, thinnest) * max(h, w)
     mask = _blur(hard.astype(jnp.float32), sigma)
     mask = jnp.clip(mask, 0.0, 1.0)[..., None]
 
