@@ -91,6 +91,27 @@ def test_a_set_over_the_memory_budget_is_prepared_once_and_streamed(tmp_path, ca
     assert int(fresh.read("train", 0)["shadow_free"].max()) == 7
 
 
+@pytest.mark.parametrize("budget_gb", [4.0, 1e-6])
+def test_opening_a_folder_set_lists_each_split_once(tmp_path, monkeypatch, budget_gb):
+    """In memory or prepared from a stream: one listing per split, shared by the size
+    estimate, the file check, the loader and the prepared copy's fingerprint."""
+    from jaxshadow.data import layouts
+
+    root = tmp_path / "ISTD"
+    write_istd(root)
+    calls = []
+    lister = layouts.LISTERS["istd"]
+
+    def counting(root, split):
+        calls.append(split)
+        return lister(root, split)
+
+    monkeypatch.setitem(layouts.LISTERS, "istd", counting)
+    source = make_source(_data_config(tmp_path, f"istd:{root}", budget_gb))
+    assert source.num_examples("train") == 4
+    assert sorted(calls) == ["test", "train"]
+
+
 def test_cli_prepares_a_folder_set_without_loading_it(tmp_path, capsys):
     root = tmp_path / "ISTD"
     write_istd(root)

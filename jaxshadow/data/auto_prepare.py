@@ -44,10 +44,12 @@ def fingerprint(spec, data_config, files):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def prepared_copy(spec, data_config, files, decoded_bytes, make_stream, stream=sys.stderr):
-    """The PreparedSource of `spec`, preparing it first (from `make_stream()`) if needed."""
+def prepared_copy(spec, data_config, files, decoded_bytes, make_stream, stream=None):
+    """The PreparedSource of `spec`, preparing it first (from `make_stream()`) if needed;
+    messages go to `stream` (default: the current `sys.stderr`)."""
     from jaxshadow.data.prepare import prepare
 
+    stream = stream or sys.stderr
     root = cache_root(data_config)
     name = spec.partition(":")[0]
     directory = root / f"{name}-{fingerprint(spec, data_config, files)}"

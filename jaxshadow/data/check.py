@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from jaxshadow.data.examples import role_kind, size_problems
 from jaxshadow.data.images import read_image
-from jaxshadow.data.layouts import Example, list_source
+from jaxshadow.data.layouts import Example, split_listing
 from jaxshadow.errors import DataError
 
 
@@ -58,11 +58,12 @@ class Report:
 
 
 def check_source(name: str, path, *, splits=("train", "test"), workers: int | None = None,
-                 **options) -> Report:
+                 listed=None, **options) -> Report:
     """Lists each of `splits` of source `name` at `path`, decodes every file, collects every problem.
 
     `options` go to the source's lister (see `layouts.list_source`); `workers` threads decode
-    (default: up to 8). A split that cannot be listed at all (a missing folder) is a problem of
+    (default: up to 8); `listed` holds listings already made, {split: (examples, problems)}.
+    A split that cannot be listed at all (a missing folder) is a problem of
     the report, not an exception; an unknown source or option still raises `UserError`.
     """
     workers = workers or min(8, os.cpu_count() or 1)
@@ -71,7 +72,7 @@ def check_source(name: str, path, *, splits=("train", "test"), workers: int | No
     for split in splits:
         summary = summaries[split] = SplitSummary()
         try:
-            examples, listing_problems = list_source(name, path, split, **options)
+            examples, listing_problems = split_listing(name, path, split, options, listed)
         except DataError as e:
             problems.append(e)
             continue

@@ -15,7 +15,7 @@ from PIL import Image
 
 from jaxshadow.data.arrays import ArraySource
 from jaxshadow.data.examples import load_example
-from jaxshadow.data.layouts import DETECTION_SOURCES, list_source
+from jaxshadow.data.layouts import DETECTION_SOURCES, split_listing
 from jaxshadow.errors import DataError, UserError
 from jaxshadow.warn import warn
 
@@ -70,17 +70,19 @@ def _rows(name, split, arrays):
 
 
 def load_folder_source(name, path, *, load_size=None, skip_bad_examples=False,
-                       splits=("train", "test"), options=None, workers=8):
-    """An ArraySource with every split of the folder dataset `name` at `path`."""
+                       splits=("train", "test"), options=None, workers=8, listed=None):
+    """An ArraySource with every split of the folder dataset `name` at `path`.
+
+    `listed`: the splits' listings if already made, {split: (examples, problems)}."""
     problems, data = [], {}
-    listed = {}
+    examples_of = {}
     for split in splits:
-        examples, found = list_source(name, path, split, **(options or {}))
+        examples, found = split_listing(name, path, split, options, listed)
         problems.extend(found)
-        listed[split] = examples
+        examples_of[split] = examples
     loaded = {}
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for split, examples in listed.items():
+        for split, examples in examples_of.items():
             results = list(pool.map(lambda e: load_arrays(e, name, load_size), examples))
             problems.extend(err for _, err in results if err is not None)
             loaded[split] = [(e, a) for e, (a, err) in zip(examples, results) if err is None]

@@ -13,18 +13,20 @@ import numpy as np
 from jaxshadow.data.check import check_source
 from jaxshadow.data.folder_source import check_one_size, load_arrays, stop_on_problems
 from jaxshadow.data.images import image_size
-from jaxshadow.data.layouts import DETECTION_SOURCES, list_source
+from jaxshadow.data.layouts import DETECTION_SOURCES, split_listing
 from jaxshadow.errors import UserError
 
 CHANNELS = {"mask": 1}  # decoded channels of a file role; every other role is RGB (3)
 
 
 def estimate_decoded_bytes(name, path, *, load_size=None, splits=("train", "test"),
-                           options=None):
-    """Bytes the splits take decoded as uint8 rows, from the files' headers only."""
+                           options=None, listed=None):
+    """Bytes the splits take decoded as uint8 rows, from the files' headers only.
+
+    `listed`: the splits' listings if already made, {split: (examples, problems)}."""
     total = 0
     for split in splits:
-        examples, _ = list_source(name, path, split, **(options or {}))
+        examples, _ = split_listing(name, path, split, options, listed)
         for example in examples:
             main = example.files.get("shadow", example.files.get("image"))
             try:
@@ -39,17 +41,18 @@ class FolderStream:
     """Examples of a folder dataset, decoded when read (see the module docstring)."""
 
     def __init__(self, name, path, *, load_size=None, skip_bad_examples=False,
-                 splits=("train", "test"), options=None):
+                 splits=("train", "test"), options=None, listed=None):
+        """`listed`: the splits' listings if already made, {split: (examples, problems)}."""
         self.name = name
         self.task = "detection" if name in DETECTION_SOURCES else "removal"
         self.num_classes = None
         self.load_size = tuple(load_size) if load_size else None
-        report = check_source(name, path, splits=splits, **(options or {}))
+        report = check_source(name, path, splits=splits, listed=listed, **(options or {}))
         stop_on_problems(report.problems, name, path, skip_bad_examples)
         bad = {p.path for p in report.problems}
         self._examples, self._specs = {}, {}
         for split in splits:
-            examples, _ = list_source(name, path, split, **(options or {}))
+            examples, _ = split_listing(name, path, split, options, listed)
             good = [e for e in examples if not bad.intersection(map(str, e.files.values()))]
             if not good:
                 raise UserError(f"{name} at {path}: no usable examples in split '{split}'")

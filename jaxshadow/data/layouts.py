@@ -149,6 +149,14 @@ def list_source(name: str, path, split, **options) -> tuple[list[Example], list[
     return lister(path, split, **options)
 
 
+def split_listing(name: str, path, split, options=None, listed=None):
+    """`listed[split]` when `listed` holds it, else `list_source(name, path, split, **options)`:
+    a caller that has listed a source passes its listings, {split: (examples, problems)}."""
+    if listed and split in listed:
+        return listed[split]
+    return list_source(name, path, split, **(options or {}))
+
+
 # --------------------------------------------------------------------------- held-out split
 
 

@@ -63,27 +63,29 @@ def make_source(data_config, stream=False):
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")
         from jaxshadow.data.folder_stream import estimate_decoded_bytes
+        from jaxshadow.data.layouts import list_source
         load_size = tuple(data_config.load_size)
         load_size = load_size if all(load_size) else None
         options = folder_options(name, data_config)
-        decoded = estimate_decoded_bytes(name, arg, load_size=load_size, options=options)
+        listed = {split: list_source(name, arg, split, **options) for split in ("train", "test")}
+        decoded = estimate_decoded_bytes(name, arg, load_size=load_size, listed=listed)
         if stream or decoded > _budget(data_config):
             from jaxshadow.data.folder_stream import FolderStream
 
             def open_stream():
                 return FolderStream(name, arg, load_size=load_size, options=options,
-                                    skip_bad_examples=data_config.skip_bad_examples)
+                                    skip_bad_examples=data_config.skip_bad_examples,
+                                    listed=listed)
             if stream:
                 return open_stream()
             from jaxshadow.data.auto_prepare import prepared_copy
-            from jaxshadow.data.layouts import list_source
-            files = [f for split in ("train", "test")
-                     for e in list_source(name, arg, split, **options)[0] for f in e.files.values()]
+            files = [f for examples, _ in listed.values() for e in examples
+                     for f in e.files.values()]
             return prepared_copy(spec, data_config, files, decoded, open_stream)
         from jaxshadow.data.folder_source import load_folder_source
         return load_folder_source(name, arg, load_size=load_size,
                                   skip_bad_examples=data_config.skip_bad_examples,
-                                  options=options)
+                                  options=options, listed=listed)
     if name == "mnist" and not arg:
         name, arg = "tfds", "mnist"
     if name == "tfds":
