@@ -185,6 +185,8 @@ def defaults():
     c.data.workers = 0          # grain reader: worker processes (0: threads in this process)
     c.data.max_in_memory_gb = 4.0  # folder/photos sets larger than this decoded: prepared once
     c.data.prepared_dir = ""    # ... into this folder (default ~/.cache/jaxshadow/prepared)
+    c.data.verify_checksums = True  # prepared sets: SHA-256 of every shard on open (reads it
+    #                                 all); False checks presence, size and record counts only
     c.data.tfds_data_dir = ""
     c.data.skip_bad_examples = False
     c.data.device_prefetch = 2  # global batches on their way to the devices ahead of the step

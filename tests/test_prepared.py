@@ -204,6 +204,28 @@ def test_a_damaged_set_is_named_in_one_line_and_left_in_place(prepared, tmp_path
     assert str(out) in err
 
 
+def test_checksums_can_be_left_unverified_on_open(prepared, tmp_path):
+    """A flipped record byte keeps the shard's size and record count: only the SHA-256 sees
+    it (the reader's own chunk hashes, when the record is read)."""
+    import shutil
+
+    from jaxshadow.config import defaults
+    from jaxshadow.data.sources import make_source
+
+    out = tmp_path / "set"
+    shutil.copytree(prepared, out)
+    shard = out / "train-00001-of-00003.array_record"
+    data = bytearray(shard.read_bytes())
+    data[200] ^= 0xFF  # inside the first chunk's records
+    shard.write_bytes(bytes(data))
+    data = defaults().data
+    data.source = f"prepared:{out}"
+    with pytest.raises(UserError, match="checksum mismatch"):
+        make_source(data)
+    data.verify_checksums = False
+    assert make_source(data).num_examples("train") == 37
+
+
 def test_not_a_prepared_set(tmp_path):
     with pytest.raises(UserError, match="not found"):
         PreparedSource(tmp_path / "missing")

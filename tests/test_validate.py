@@ -42,7 +42,8 @@ def test_config_only_checks_run_at_resolve(overrides, message):
 @pytest.mark.parametrize("overrides,message", [
     ({"model.detector_feature": 8}, "model 'joint' has no option 'detector_feature' \\(did you mean 'detector_features'\\?\\)"),
     ({"model.name": "unte"}, "unknown model 'unte' \\(did you mean 'unet'\\?\\)"),
-    ({"data.shadows": "noon"}, "'data.shadows' must be one of \\['photo', 'synshadow'\\]"),
+    ({"data.shadows": "noon"},
+     "'data.shadows' must be one of \\['photo', 'photo_crop', 'synshadow'\\]"),
     ({"num_devices": 9}, "num_devices=9 but only 8 devices exist"),
     ({"mesh.fsdp": 3}, "mesh.fsdp=3 does not divide the 8 devices"),
     ({"batch_size": 12}, "batch_size=12 does not divide over 8 devices"),

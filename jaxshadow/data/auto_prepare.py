@@ -63,4 +63,4 @@ def prepared_copy(spec, data_config, files, decoded_bytes, make_stream, stream=N
             prepare(make_stream(), directory, source_spec=spec,
                     data_options=data_config.to_dict(),
                     progress=lambda line: print(f"data: {line}", file=stream, flush=True))
-    return PreparedSource(directory)
+    return PreparedSource(directory, verify_checksums=data_config.verify_checksums)

@@ -58,7 +58,7 @@ def make_source(data_config, stream=False):
         if not arg:
             raise UserError("data.source 'prepared' needs a folder: prepared:DIR")
         from jaxshadow.data.prepared_source import PreparedSource
-        return PreparedSource(arg)
+        return PreparedSource(arg, verify_checksums=data_config.verify_checksums)
     if name in FOLDER_SOURCES:
         if not arg:
             raise UserError(f"data.source '{name}' needs a folder: {name}:PATH")
