@@ -94,7 +94,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.peer_process")
     parser.add_argument("peer", choices=PEERS)
     parser.add_argument("model", choices=("cnn_tiny", "cnn_small", "unet", "nafnet",
-                                                "shadowformer"))
+                                          "shadowformer"))
     parser.add_argument("batch_size", type=int)
     parser.add_argument("image_size", type=int)
     parser.add_argument("channels", type=int)

@@ -140,13 +140,12 @@ def test_zoo_torch_peer_is_the_official_module_with_the_jax_parameter_count(mode
     if cls is None:
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
-    jax_params = train.build_step(model, 1, size, options=options)[3]
-    full = suite.run_train(PEAK, quick=True, peers=False, models=[(model, 1, size, options)],
-                           log=lambda _: None)[0]["options"]
+    record = suite.run_train(PEAK, quick=True, peers=False, models=[(model, 1, size, options)],
+                             log=lambda _: None)[0]  # the JAX step, with all its options
     t = peer_process.run("torch", model, 1, size, train.channels(model), threads=1, repeats=1,
-                         warmup=1, options=full)
+                         warmup=1, options=record["options"])
     assert "error" not in t, t
-    assert t["params"] == jax_params and t["median_s"] > 0
+    assert t["params"] == record["params"] and t["median_s"] > 0
 
 
 def test_a_zoo_peer_without_the_official_code_says_where_it_looked(monkeypatch, tmp_path):
