@@ -24,10 +24,10 @@
    their target comes from the smaller ``thin_only_coverage`` range.
 
 2. **Penumbra**: the hard matte is blurred by a Gaussian with a per-image width ``sigma`` (a
-   fraction of the longer side, drawn uniformly or, with ``penumbra_log``, log-uniformly; for thin structures alone, at most their half-width, so that
-   the mask keeps a core above 0.5), separably, as two dense matrix products whose rows are the
-   pixel-integrated Gaussian (exact edge-replicate borders, no ``sigma``-dependent shapes),
-   truncated at ``3 sigma`` so the mask is exactly 0 away from the shadow.
+   fraction of the longer side, drawn uniformly or, with ``penumbra_log``, log-uniformly; for
+   thin structures alone, at most their half-width, so that the mask keeps a core above 0.5),
+   separably, as two dense matrix products whose rows are the pixel-integrated Gaussian
+   (exact edge-replicate borders, no ``sigma``-dependent shapes), truncated at ``3 sigma`` so the mask is exactly 0 away from the shadow.
 
 3. **Darkening** (SynShadow's affine model): ``I_s = m * darken(I_f) + (1 - m) * I_f`` with
    ``darken_c(x) = min(clip(a * (x - x1_c), 0, 1), x)``, ``x1 ~ U(0, 0.25)``,
@@ -143,15 +143,13 @@ class ShadowConfig:
 # from the surface (trees, buildings, 5-20 m away) cast edges 45-190 mm wide, 2-10 % of a
 # 2 m frame (sigma 1-4 %). Its sigma runs from 0.5 % to 12 % of the crop (0.25-6 % of a view
 # twice its size), drawn log-uniformly so that sharp edges (median 2.4 %) stay common.
+_PHOTO = ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
+                      penumbra=(0.003, 0.025), kind_weights=(0.35, 0.15, 0.35, 0.15),
+                      extra_kind_prob=(0.15, 0.1, 0.15, 0.3))
 PRESETS = {
     "synshadow": ShadowConfig(),
-    "photo": ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
-                          penumbra=(0.003, 0.025), kind_weights=(0.35, 0.15, 0.35, 0.15),
-                          extra_kind_prob=(0.15, 0.1, 0.15, 0.3)),
-    "photo_crop": ShadowConfig(coverage=(0.05, 0.60), thin_only_coverage=(0.03, 0.20),
-                               penumbra=(0.005, 0.12), penumbra_log=True,
-                               kind_weights=(0.35, 0.15, 0.35, 0.15),
-                               extra_kind_prob=(0.15, 0.1, 0.15, 0.3)),
+    "photo": _PHOTO,
+    "photo_crop": dataclasses.replace(_PHOTO, penumbra=(0.005, 0.12), penumbra_log=True),
 }
 
 
