@@ -40,6 +40,42 @@ def test_conv_values_and_gradients_equal_lax(shape, cout, padding):
         np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
 
 
+@pytest.mark.parametrize("chunk_pixels", [1, 64, 200])
+@pytest.mark.parametrize("shape,kernel_hw,padding", [
+    ((2, 33, 30, 5), (3, 3), ((2, 0), (1, 1))), ((1, 29, 31, 3), (5, 3), "SAME"),
+    ((3, 31, 30, 4), (3, 3), "VALID"),
+])
+def test_large_image_kernel_gradient_in_chunks_equals_lax(monkeypatch, chunk_pixels, shape,
+                                                          kernel_hw, padding):
+    # chunks of 1 row up to several rows, with zero rows padding the last chunk
+    monkeypatch.setattr(layers, "WGRAD_CHUNK_PIXELS", chunk_pixels)
+    kx, kk = jax.random.split(jax.random.key(1))
+    x = jax.random.normal(kx, shape)
+    kernel = jax.random.normal(kk, (*kernel_hw, shape[-1], 6)) / np.sqrt(9 * shape[-1])
+    f = lambda x, k: layers.conv_general_dilated(x, k, (1, 1), padding, dimension_numbers=DN)
+    ref = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), padding, dimension_numbers=DN)
+    assert "scan" in str(jax.make_jaxpr(jax.grad(lambda k: f(x, k).sum()))(kernel))
+    _, (grads, grads_ref) = _vjp_both(jax.jit(f), ref, (x, kernel))
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
+
+
+def test_large_image_kernel_gradient_in_bfloat16_accumulates_in_float32():
+    kx, kk, kd = jax.random.split(jax.random.key(2), 3)
+    x = jax.random.normal(kx, (2, 48, 48, 16))
+    kernel = jax.random.normal(kk, (3, 3, 16, 8)) / 12.0
+    dy = jax.random.normal(kd, (2, 48, 48, 8))
+    grad = lambda conv, dtype: jax.vjp(
+        lambda k: conv(x.astype(dtype), k, (1, 1), "SAME", dimension_numbers=DN),
+        kernel.astype(dtype))[1](dy.astype(dtype))[0]
+    g = jax.jit(lambda: grad(layers.conv_general_dilated, jnp.bfloat16))()
+    assert g.dtype == jnp.bfloat16
+    g_ref = grad(lax.conv_general_dilated, jnp.float32)
+    # a sum of 4,608 products: float32 accumulation keeps it within bfloat16's rounding
+    np.testing.assert_allclose(np.float32(g), g_ref, rtol=2e-2,
+                               atol=2e-2 * float(jnp.abs(g_ref).max()))
+
+
 def test_conv_other_cases_go_to_lax():
     x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
     k = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
