@@ -113,7 +113,7 @@ def test_conv_transpose_2x2_same_parameters_and_init_as_flax():
 
 
 def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
-    """The U-Net's loss gradients, fast layers vs lax convs and nn.ConvTranspose."""
+    """The U-Net's loss gradients, fast layers vs lax convs, nn.ConvTranspose and nn.GroupNorm."""
     model = models.UNet(features=(8, 16))
     x = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3))
     perturbed = lambda v: v + 0.05 * jax.random.normal(jax.random.key(3), v.shape)
@@ -126,10 +126,22 @@ def test_unet_gradients_equal_the_plain_flax_unet(monkeypatch):
     monkeypatch.setattr(unet_module, "conv_general_dilated", lax.conv_general_dilated)
     monkeypatch.setattr(unet_module, "ConvTranspose2x2",
                         lambda f, **kw: nn.ConvTranspose(f, (2, 2), strides=(2, 2), **kw))
+    monkeypatch.setattr(unet_module, "GroupNorm", nn.GroupNorm)
     ref = jax.jit(jax.value_and_grad(loss))(variables)
     np.testing.assert_allclose(fast[0], ref[0], rtol=1e-5)
     for g, g_ref in zip(jax.tree.leaves(fast[1]), jax.tree.leaves(ref[1])):
         np.testing.assert_allclose(g, g_ref, atol=2e-5 + 1e-4 * float(jnp.abs(g_ref).max()))
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 8, 3), (1, 7, 5, 4)])
+def test_max_pool_gradient_splits_ties_as_jnp_max_does(shape):
+    # ReLU'd integers: many windows hold tied maxima (zeros and equal values); odd edges dropped
+    x = jax.nn.relu(jnp.round(jax.random.normal(jax.random.key(0), shape)))
+    plain = lambda x: jnp.max(layers._windows(x), axis=(2, 4))
+    (y, y_ref), (grads, grads_ref) = _vjp_both(layers._max_pool_windows, plain, (x,))
+    np.testing.assert_array_equal(y, y_ref)
+    assert float(jnp.sum(layers._windows(x) == y[:, :, None, :, None, :])) > y.size  # ties
+    np.testing.assert_allclose(grads[0], grads_ref[0], rtol=1e-6)
 
 
 def test_each_backend_gets_its_measured_forms_and_the_environment_can_force_one(monkeypatch):

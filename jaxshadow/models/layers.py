@@ -3,7 +3,8 @@
 `max_pool_2x2` computes exactly `flax.linen.max_pool(x, (2, 2), (2, 2), "VALID")` (odd edges are
 dropped, as Keras and PyTorch do) but as a reshape and a max over the window axes: XLA:CPU
 lowers the `reduce_window` gradient (`select_and_scatter`) to a slow generic loop, while the
-gradient of a reshape + max is an elementwise select.
+gradient of a reshape + max is an elementwise select (with its own backward pass: the tie
+counts from four slices, not a reduction over the window axes).
 
 `ConvTranspose2x2` computes exactly `flax.linen.ConvTranspose(f, (2, 2), strides=(2, 2))`
 (padding SAME, same parameters: kernel (2, 2, Cin, f) and bias (f,)) as one matrix product and a
@@ -76,15 +77,18 @@ DN = ("NHWC", "HWIO", "NHWC")
 
 @dataclasses.dataclass(frozen=True)
 class LayerForms:
-    """The form each layer is computed in: "matmul" (this module's) or "lax" (the plain op)."""
+    """The form each layer is computed in: "matmul" (this package's) or "lax" (the plain op;
+    for group_norm, `flax.linen.GroupNorm` instead of `group_norm.GroupNorm`)."""
 
     conv_grad: str
     conv_transpose: str
     max_pool: str
+    group_norm: str
 
 
-MATMUL_FORMS = LayerForms(conv_grad="matmul", conv_transpose="matmul", max_pool="matmul")
-LAX_FORMS = LayerForms(conv_grad="lax", conv_transpose="lax", max_pool="lax")
+MATMUL_FORMS = LayerForms(conv_grad="matmul", conv_transpose="matmul", max_pool="matmul",
+                          group_norm="matmul")
+LAX_FORMS = LayerForms(conv_grad="lax", conv_transpose="lax", max_pool="lax", group_norm="lax")
 BACKEND_FORMS = {"cpu": MATMUL_FORMS}  # every other backend: LAX_FORMS
 FORMS_ENV = "JAXSHADOW_LAYER_FORMS"
 
@@ -102,13 +106,45 @@ def forms(backend=None):
 
 def max_pool_2x2(x, form=None):
     """2×2 max-pool, stride 2, VALID. x: (N, H, W, C) -> (N, H // 2, W // 2, C).
-    form: "matmul" (reshape + max) or "lax" (reduce_window); default `forms().max_pool`."""
+    form: "matmul" (reshape + max, `_max_pool_windows`) or "lax" (reduce_window); default
+    `forms().max_pool`."""
     if (form or forms().max_pool) == "lax":
         return nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+    return _max_pool_windows(x)
+
+
+def _windows(x):
+    """(N, H, W, C) -> (N, H // 2, 2, W // 2, 2, C), odd edges dropped."""
     n, h, w, c = x.shape
-    x = x[:, : h - h % 2, : w - w % 2, :]
-    x = x.reshape(n, h // 2, 2, w // 2, 2, c)
-    return jnp.max(x, axis=(2, 4))
+    return x[:, : h - h % 2, : w - w % 2, :].reshape(n, h // 2, 2, w // 2, 2, c)
+
+
+@jax.custom_vjp
+def _max_pool_windows(x):
+    """The max over each 2×2 window, with jnp.max's gradient (split evenly between tied
+    maxima) computed from the four window positions as separate slices:
+
+        e = (x == y↑),   count = e₀₀ + e₀₁ + e₁₀ + e₁₁,   dx = e · (dy / count)↑
+
+    (XLA:CPU runs the (2, 2)-axis reductions that differentiating jnp.max produces 2× slower.)"""
+    return jnp.max(_windows(x), axis=(2, 4))
+
+
+def _max_pool_fwd(x):
+    y = _max_pool_windows(x)
+    return y, (x, y)
+
+
+def _max_pool_bwd(residuals, dy):
+    x, y = residuals
+    hit = (_windows(x) == y[:, :, None, :, None, :]).astype(dy.dtype)
+    count = hit[:, :, 0, :, 0] + hit[:, :, 0, :, 1] + hit[:, :, 1, :, 0] + hit[:, :, 1, :, 1]
+    dx = (hit * (dy / count)[:, :, None, :, None, :]).reshape(
+        x.shape[0], 2 * y.shape[1], 2 * y.shape[2], x.shape[3])
+    return (_pad_hw(dx, ((0, x.shape[1] % 2), (0, x.shape[2] % 2))),)
+
+
+_max_pool_windows.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def conv_transpose_2x2(x, kernel, form=None):

@@ -9,6 +9,7 @@ Layers, for `features=(32, 64, 128, 256)` (names as in the parameter tree):
     dec3..dec0   concatenate [up, skip] (2f channels) -> ConvBlock(f)
     head         Conv out_channels 1×1 (with bias)
     ConvBlock(f) = 2 × [Conv f 3×3 SAME (with bias) -> GroupNorm(8 groups, scale + bias) -> ReLU]
+                 (`group_norm.GroupNorm`: flax's GroupNorm with a faster backward pass)
 
 7,766,051 parameters with 3 input channels, 7,766,339 with 4 (RGB + mask).
 
@@ -26,7 +27,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxshadow.models.layers import ConvTranspose2x2, conv_general_dilated, max_pool_2x2
+from jaxshadow.models.group_norm import GroupNorm
+from jaxshadow.models.layers import ConvTranspose2x2, conv_general_dilated, forms, max_pool_2x2
 
 
 class ConvBlock(nn.Module):
@@ -39,12 +41,13 @@ class ConvBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
+        norm = nn.GroupNorm if forms().group_norm == "lax" else GroupNorm  # same parameters
         for i in range(2):
             x = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype,
                         param_dtype=self.param_dtype, name=f"conv{i}",
                         conv_general_dilated=conv_general_dilated)(x)
-            x = nn.GroupNorm(num_groups=self.groups, dtype=self.dtype,
-                             param_dtype=self.param_dtype, name=f"norm{i}")(x)
+            x = norm(num_groups=self.groups, dtype=self.dtype, param_dtype=self.param_dtype,
+                     name=f"norm{i}")(x)
             x = nn.relu(x)
         return x
 
