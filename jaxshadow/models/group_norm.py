@@ -12,7 +12,8 @@ and the gradient, with r = 1 / sqrt(σ² + ε), x̂ = (x - μ) r and, per (n, c)
 S1 = Σ_{h, w} dy, S2 = Σ_{h, w} dy · x̂ = r (Σ_{h, w} dy · x - μ S1):
 
     dβ = Σ_n S1,   dγ = Σ_n S2
-    dx = r (γ dy - m1 - x̂ m2),   m1[n, g] = Σ_{c ∈ g} γ S1 / M,   m2[n, g] = Σ_{c ∈ g} γ S2 / M
+    dx = r (γ dy - m1 - x̂ m2),
+    m1[n, g] = Σ_{c ∈ g} γ S1 / M,   m2[n, g] = Σ_{c ∈ g} γ S2 / M
 
 Every reduction over the image is a sum over (H, W) to an (N, C) array; the group sums then
 run on those small arrays. flax reshapes x to (N, H, W, G, C / G) and reduces over three axes

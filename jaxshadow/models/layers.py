@@ -16,21 +16,22 @@ depth-to-space reshape. A stride-2 2×2 transposed convolution writes each input
 The windows never overlap: no zeros are multiplied, and the backward pass is two matrix products
 instead of XLA:CPU's lhs-dilated convolutions (about 30× slower on CPU).
 
-`conv_general_dilated` is `lax.conv_general_dilated` with a faster backward pass for small
-images; `nn.Conv(..., conv_general_dilated=conv_general_dilated)` keeps nn.Conv's parameters.
-For a stride-1 NHWC/HWIO convolution whose output has at most `SMALL_IMAGE_PIXELS` positions,
-the forward pass is the lax convolution and the gradients are those of the same function written
-as patches × matrix (im2col):
+`conv_general_dilated` is `lax.conv_general_dilated` in faster forms; `nn.Conv(...,
+conv_general_dilated=conv_general_dilated)` keeps nn.Conv's parameters. For a stride-1
+NHWC/HWIO convolution whose output has at most `SMALL_IMAGE_PIXELS` positions, the forward pass
+and both gradients are matrix products of the patch matrix P (im2col, built by one gather and
+kept for the backward pass):
 
     P[n, h, w, (i, j, c)] = x_padded[n, h + i, w + j, c]        (N, Ho, Wo, kh·kw·Cin)
     y = P @ K.reshape(kh·kw·Cin, Cout)
     dK = Pᵀ @ dy,   dx = col2im(dy @ Kᵀ)                       (col2im: sum of shifted slices)
 
-XLA:CPU runs both gradients as large matrix products, 1.5–3× faster than its backward
-convolutions on small images. Larger images keep lax's forward pass and input gradient (building
-P costs more than it saves there) but take the kernel gradient as kh·kw matrix products of
-shifted views, accumulated over chunks of about `WGRAD_CHUNK_PIXELS` output positions (a few
-rows of one image, a `lax.scan`) so that each chunk's views are cut from data in cache:
+XLA:CPU runs these as large matrix products, 1.5–3× faster than its convolutions on small
+images (cnn_small's 13² convolution forward: 3× in a training step). Larger images keep lax's
+forward pass and input gradient (building P costs more than it saves there) but take the
+kernel gradient as kh·kw matrix products of shifted views, accumulated over chunks of about
+`WGRAD_CHUNK_PIXELS` output positions (a few rows of one image, a `lax.scan`) so that each
+chunk's views are cut from data in cache:
 
     dK[i, j] = Σ_(n, rows) x_padded[n, rows + i, j:j + Wo].reshape(-1, Cin)ᵀ
                            @ dy[n, rows].reshape(-1, Cout)
@@ -68,6 +69,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 SMALL_IMAGE_PIXELS = 28 * 28
@@ -126,7 +128,7 @@ def _max_pool_windows(x):
 
         e = (x == y↑),   count = e₀₀ + e₀₁ + e₁₀ + e₁₁,   dx = e · (dy / count)↑
 
-    (XLA:CPU runs the (2, 2)-axis reductions that differentiating jnp.max produces 2× slower.)"""
+    (XLA:CPU runs the (2, 2)-axis reductions of jnp.max's own gradient 2× slower.)"""
     return jnp.max(_windows(x), axis=(2, 4))
 
 
@@ -185,15 +187,30 @@ class ConvTranspose2x2(nn.Module):
         return y if bias is None else y + bias
 
 
-def _patches_matmul(x, kernel, pads):
-    """y = im2col(pad(x)) @ kernel: the convolution as one matrix product (stride 1)."""
-    kh, kw, cin, cout = kernel.shape
-    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-    n, h, w, _ = x.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    p = jnp.concatenate([x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], -1)
-    y = jnp.dot(p.reshape(n * ho * wo, kh * kw * cin), kernel.reshape(kh * kw * cin, cout))
-    return y.reshape(n, ho, wo, cout)
+def _patch_indices(height, width, kh, kw):
+    """Flat indices into an (H·W) image of every output position's window, in the order
+    (ho, wo, i, j): (Ho·Wo·kh·kw,) int32, computed once per shape in NumPy."""
+    ho, wo = height - kh + 1, width - kw + 1
+    rows = np.arange(ho)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = np.arange(wo)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    return (rows * width + cols).reshape(-1).astype(np.int32)
+
+
+def _patches(x, kh, kw):
+    """im2col of an already padded x (N, H, W, C) -> P (N, Ho, Wo, kh·kw·C), the window of
+    output (ho, wo) in the order (i, j, c) of kernel.reshape(kh·kw·C, Cout); one gather
+    (2-3× faster on XLA:CPU than concatenating kh·kw slices)."""
+    n, h, w, c = x.shape
+    p = jnp.take(x.reshape(n, h * w, c), _patch_indices(h, w, kh, kw), axis=1, mode="clip")
+    return p.reshape(n, h - kh + 1, w - kw + 1, kh * kw * c)
+
+
+def _sliced_patches(x, kh, kw):
+    """`_patches` as a concatenation of kh·kw shifted slices: the same linear map, whose
+    transpose (col2im, a sum of shifted and padded slices) is the input gradient."""
+    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    return jnp.concatenate([x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)],
+                           -1)
 
 
 def _pad_hw(x, pads):
@@ -206,22 +223,37 @@ def _lax_conv(x, kernel, pads):
     return lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=DN)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_im2col_grad(x, kernel, pads):
-    return _lax_conv(x, kernel, pads)
-
-
 def _conv_fwd(x, kernel, pads):
     return _lax_conv(x, kernel, pads), (x, kernel)
 
 
-def _conv_bwd(pads, residuals, dy):
-    x, kernel = residuals
-    _, vjp = jax.vjp(lambda x, k: _patches_matmul(x, k, pads), x, kernel)
-    return vjp(dy)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_im2col(x, kernel, pads):
+    """y = P @ K.reshape(kh·kw·Cin, Cout), P = `_patches`(pad(x)), kept for the backward pass:
+    dK = Pᵀ @ dy, dx = col2im(dy @ Kᵀ)."""
+    return _im2col_fwd(x, kernel, pads)[0]
 
 
-_conv_im2col_grad.defvjp(_conv_fwd, _conv_bwd)
+def _im2col_fwd(x, kernel, pads):
+    kh, kw, cin, cout = kernel.shape
+    p = _patches(_pad_hw(x, pads), kh, kw)
+    return jnp.dot(p, kernel.reshape(kh * kw * cin, cout)), (p, kernel)
+
+
+def _im2col_bwd(pads, residuals, dy):
+    p, kernel = residuals
+    kh, kw, cin, cout = kernel.shape
+    n, ho, wo, _ = p.shape
+    x = jax.ShapeDtypeStruct((n, ho + kh - 1 - sum(pads[0]), wo + kw - 1 - sum(pads[1]), cin),
+                             p.dtype)
+    dk = lax.dot_general(p.reshape(-1, kh * kw * cin), dy.reshape(-1, cout),
+                         (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
+    dp = jnp.dot(dy, kernel.reshape(kh * kw * cin, cout).T)
+    col2im = jax.linear_transpose(lambda x: _sliced_patches(_pad_hw(x, pads), kh, kw), x)
+    return col2im(dp.astype(x.dtype))[0], dk.reshape(kernel.shape).astype(kernel.dtype)
+
+
+_conv_im2col.defvjp(_im2col_fwd, _im2col_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -361,7 +393,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     wo = lhs.shape[2] + sum(pads[1]) - rhs.shape[1] + 1
     if ho * wo > SMALL_IMAGE_PIXELS:
         return _conv_shifted_wgrad(lhs, rhs, pads)
-    return _conv_im2col_grad(lhs, rhs, pads)
+    return _conv_im2col(lhs, rhs, pads)
 
 
 # nn.Conv computed in this module's forms: same parameters, names and values.
