@@ -1,7 +1,8 @@
 """Keras 3 / TensorFlow peers built from the same specs. Ops run as TF's own kernels in a
 `tf.function`; models are Keras models trained as Keras users train them, `model.fit` over an
 in-memory NumPy array (Adam, lr 1e-3, Keras' default compilation: `jit_compile="auto"`,
-`steps_per_execution=1`), whole epochs timed, the first (tracing and compiling) apart.
+`steps_per_execution=1`), timed from one step's end to the next, as a long epoch runs (the
+first epoch, tracing and compiling, apart).
 Optional: `available()` is False without TensorFlow + Keras.
 """
 
@@ -103,12 +104,15 @@ def _cnn_small(keras, size, channels, num_classes):
         layers.Dense(64, activation="relu"), layers.Dense(num_classes)])
 
 
-def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per_epoch=2,
+def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per_epoch=4,
              steps_per_execution=1, features=(32, 64, 128, 256), num_classes=10):
     """(Timing of one training step, parameter count) for the Keras twin of `model_name` under
-    `model.fit`: 1 + `repeats` epochs of `steps_per_epoch` batches; each epoch timed by a
-    callback, per step = epoch / steps_per_epoch; median over the epochs after the first, whose
-    excess over that median is the Timing's compile_s."""
+    `model.fit`: 1 + `repeats` epochs of `steps_per_epoch` batches. A callback times the
+    intervals between consecutive steps' ends inside the epochs after the first: the step as
+    it runs in a user's long epoch (Keras' set-up and tear-down of each epoch, about 30 ms, is
+    spread over hundreds of steps there, and would double a small model's step here if
+    whole short epochs were timed). The first epoch's excess over its steps at that median is
+    the Timing's compile_s."""
     _tf()  # the TensorFlow backend, GPUs hidden, before keras is imported
     import keras
     import numpy as np
@@ -130,22 +134,27 @@ def time_fit(model_name, batch_size, image_size, channels, *, repeats, steps_per
     model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss=loss,
                   steps_per_execution=steps_per_execution)
 
-    class EpochTimes(keras.callbacks.Callback):
+    class StepTimes(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.times = []
+            self.first_epoch_s, self.steps = None, []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+            self._epoch, self._start, self._last = epoch, time.perf_counter(), None
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            if self._epoch > 0 and self._last is not None:
+                self.steps.append(now - self._last)
+            self._last = now
 
         def on_epoch_end(self, epoch, logs=None):
-            self.times.append((time.perf_counter() - self._start) / steps_per_epoch)
+            if epoch == 0:
+                self.first_epoch_s = time.perf_counter() - self._start
 
-    timer = EpochTimes()
+    timer = StepTimes()
     model.fit(x, y, batch_size=batch_size, epochs=1 + repeats, shuffle=False, verbose=0,
               callbacks=[timer])
-    steady = timer.times[1:]
-    median = statistics.median(steady)
-    first = timer.times[0] * steps_per_epoch
-    return Timing(median, first - median * steps_per_epoch, len(steady), steady), \
-        model.count_params()
+    median = statistics.median(timer.steps)
+    return Timing(median, timer.first_epoch_s - median * steps_per_epoch, len(timer.steps),
+                  timer.steps), model.count_params()

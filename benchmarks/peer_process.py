@@ -78,14 +78,14 @@ def _measure(args):
         tf = peer_keras._tf()
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        # epochs of at least 64 examples, so that small batches do not time epoch set-up
-        steps_per_epoch = max(2, 64 // args.batch_size)
+        # steps are timed end to end inside an epoch: 3 or more intervals per epoch
+        steps_per_epoch = max(4, 64 // args.batch_size)
         timing, params = peer_keras.time_fit(args.model, args.batch_size, args.image_size,
                                              args.channels, repeats=args.repeats,
                                              steps_per_epoch=steps_per_epoch)
         setup = (f"{peer_keras.version()}, {args.threads} intra-op threads, model.fit on a "
-                 f"NumPy array, {steps_per_epoch} steps per epoch, steps_per_execution=1, "
-                 f"jit_compile=auto, Adam")
+                 f"NumPy array, timed step to step inside epochs of {steps_per_epoch}, "
+                 f"steps_per_execution=1, jit_compile=auto, Adam")
     return {"median_s": timing.median_s, "compile_s": timing.compile_s,
             "repeats": timing.repeats, "params": int(params), "setup": setup}
 

@@ -90,8 +90,10 @@ def test_keras_fit_peer_runs_in_its_own_process_with_the_same_model(model, param
     t = peer_process.run("keras-fit", model, 8, 28, 1, threads=1, repeats=2, warmup=1)
     assert "error" not in t, t
     assert t["params"] == params  # the JAX model's count (test_train_record, the README)
-    assert t["median_s"] > 0 and t["repeats"] == 2
+    # 2 timed epochs of 64 // 8 = 8 steps: 7 step-to-step intervals each
+    assert t["median_s"] > 0 and t["repeats"] == 14
     assert "model.fit" in t["setup"] and "1 intra-op threads" in t["setup"]
+    assert "step to step inside epochs of 8" in t["setup"]
 
 
 def test_a_failing_peer_comes_back_as_one_line_not_an_exception():
