@@ -44,10 +44,9 @@ def _conv_fn(spec, impl):
 def impls(spec):
     """The JAX formulations worth timing for `spec`: "jax", and where the layers have a matmul
     form for it, "jax-lax" and (on a backend that selects lax) "jax-matmul"."""
-    has_matmul_form = spec.kind == "conv_transpose"
-    if spec.kind == "conv":
-        h, w = spec.output_hw()
-        has_matmul_form = spec.stride == 1 and h * w <= layers.SMALL_IMAGE_PIXELS
+    # every stride-1 convolution has one: im2col (small images), chunked kernel gradients
+    # (large ones), 1×1 as a matmul
+    has_matmul_form = spec.kind == "conv_transpose" or (spec.kind == "conv" and spec.stride == 1)
     if not has_matmul_form:
         return ("jax",)
     selected = (layers.forms().conv_transpose if spec.kind == "conv_transpose"
