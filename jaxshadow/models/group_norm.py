@@ -61,11 +61,11 @@ def _forward(x, scale, bias, groups, epsilon, dtype):
     a = rstd * scale.astype(jnp.float32)
     b = bias.astype(jnp.float32) - mean * a
     y = x.astype(jnp.float32) * _per_pixel(a) + _per_pixel(b)
-    return y.astype(dtype), (x, scale, bias, mean, rstd)
+    return y.astype(dtype), (x, scale, mean, rstd)
 
 
 def _backward(groups, epsilon, dtype, residuals, dy):
-    x, scale, bias, mean, rstd = residuals
+    x, scale, mean, rstd = residuals
     n, h, w, c = x.shape
     count = h * w * (c // groups)
     gamma = scale.astype(jnp.float32)
@@ -77,8 +77,9 @@ def _backward(groups, epsilon, dtype, residuals, dy):
     # dx = r (γ dy - m1 - (x - μ) r m2), as dy · A + x · B + C per (n, c)
     dx = (dy * _per_pixel(rstd * gamma) - xf * _per_pixel(rstd * rstd * m2)
           + _per_pixel(rstd * (rstd * m2 * mean - m1)))
+    # scale and bias share the parameter dtype
     return (dx.astype(x.dtype), jnp.sum(s2, axis=0).astype(scale.dtype),
-            jnp.sum(s1, axis=0).astype(bias.dtype))
+            jnp.sum(s1, axis=0).astype(scale.dtype))
 
 
 group_norm.defvjp(_forward, _backward)
