@@ -27,6 +27,9 @@ def _vjp_both(f, ref, args, seed=7):
     ((2, 16, 16, 8), 16, "SAME"), ((1, 9, 6, 4), 3, ((2, 0), (1, 1))),
     # larger than SMALL_IMAGE_PIXELS: lax forward and input gradient, shifted kernel gradient
     ((1, 40, 40, 2), 3, "SAME"), ((2, 33, 30, 5), 4, ((2, 0), (1, 1))), ((1, 31, 29, 3), 6, "VALID"),
+    # more than EIGEN_MIN_FEATURES channels: forward and input gradient widened and cropped
+    ((1, 30, 31, 20), 24, "SAME"), ((2, 29, 33, 24), 20, ((2, 0), (1, 1))),
+    ((1, 31, 30, 18), 17, "VALID"),
 ])
 def test_conv_values_and_gradients_equal_lax(shape, cout, padding):
     kx, kk = jax.random.split(jax.random.key(0))
@@ -38,6 +41,37 @@ def test_conv_values_and_gradients_equal_lax(shape, cout, padding):
     np.testing.assert_allclose(y, y_ref, atol=1e-5)
     for g, g_ref in zip(grads, grads_ref):
         np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize("shape,cout,pads", [
+    ((2, 17, 19, 20), 24, ((1, 1), (1, 1))), ((1, 16, 15, 32), 17, ((0, 0), (0, 0))),
+    ((1, 18, 20, 24), 32, ((2, 0), (0, 3))), ((1, 16, 16, 24), 8, ((1, 1), (1, 1))),
+])
+def test_eigen_convolution_equals_lax(dtype, shape, cout, pads):
+    kx, kk = jax.random.split(jax.random.key(2))
+    x = jax.random.normal(kx, shape, dtype)
+    kernel = (jax.random.normal(kk, (3, 3, shape[-1], cout)) / np.sqrt(9 * shape[-1])).astype(dtype)
+    y = jax.jit(layers._conv_eigen, static_argnums=2)(x, kernel, pads)
+    y_ref = lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=DN)
+    assert y.shape == y_ref.shape and y.dtype == y_ref.dtype
+    tol = 1e-5 if dtype == jnp.float32 else 3e-2
+    np.testing.assert_allclose(np.float32(y), np.float32(y_ref), atol=tol, rtol=tol)
+
+
+def test_eigen_convolution_compiles_outside_ynnpack():
+    """The widened convolution is not given to YNNPACK where XLA:CPU gives it the plain one."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("XLA:CPU only: other backends compute the plain lax convolution")
+    x = jnp.ones((2, 32, 32, 32))
+    kernel = jnp.ones((3, 3, 32, 32))
+    pads = ((1, 1), (1, 1))
+    plain = jax.jit(layers._lax_conv, static_argnums=2).lower(x, kernel, pads).compile()
+    if "__ynn_fusion" not in plain.as_text():
+        pytest.skip("this jaxlib does not give float32 convolutions to YNNPACK")
+    wide = jax.jit(layers._conv_eigen, static_argnums=2).lower(x, kernel, pads).compile()
+    assert "__ynn_fusion" not in wide.as_text()
+    assert " convolution(" in wide.as_text()
 
 
 @pytest.mark.parametrize("chunk_pixels", [1, 64, 200])
