@@ -1,5 +1,5 @@
 """python -m benchmarks {conv,train,input,all} [--quick] [--json PATH] [--peers] [--chart PATH]
-[--model NAME --batch-size N --image-size S]
+[--model NAME --batch-size N --image-size S] [--rounds N]
 python -m benchmarks real [--export FILE | --workdir W] [--size S] [--grid PNG] [--json PATH]"""
 
 import argparse
@@ -22,6 +22,9 @@ def main(argv=None):
     p.add_argument("--model", help="train: one model (with --batch-size, --image-size)")
     p.add_argument("--dtype", choices=("float32", "bfloat16", "both"), default="float32",
                    help="train: compute dtype of the steps (both: one record each)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="train: time JAX and the peers one after the other N times; the ratio "
+                        "is the median of the per-round ratios (noisy shared hosts)")
     p.add_argument("--batch-size", type=int, help="train batch; conv: U-Net batch")
     p.add_argument("--image-size", type=int, help="train image size; conv: U-Net image size")
     p.add_argument("--export", dest="model_file", help="real: an export file (default: the "
@@ -31,6 +34,8 @@ def main(argv=None):
     p.add_argument("--grid", help="real: write the before/after grid here (PNG)")
     p.add_argument("--data", help="real: the folder of real images (default ../shared/data/real)")
     args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error(f"--rounds must be at least 1, got {args.rounds}")
     log = lambda line: print(line, file=sys.stderr, flush=True)
     if args.which == "real":
         from benchmarks import real_photos
@@ -63,7 +68,7 @@ def main(argv=None):
             models = [(args.model, args.batch_size or batch, args.image_size or size)]
         dtypes = ("float32", "bfloat16") if args.dtype == "both" else (args.dtype,)
         records += suite.run_train(peak, quick=args.quick, peers=args.peers, models=models,
-                                   dtypes=dtypes, log=log)
+                                   dtypes=dtypes, rounds=args.rounds, log=log)
     if args.which in ("input", "all"):
         records += suite.run_input(quick=args.quick, log=log)
     meta = suite.machine(peak, args.peers)

@@ -3,6 +3,7 @@
 import itertools
 import json
 import platform
+import statistics
 import sys
 
 import jax
@@ -93,10 +94,16 @@ def run_conv(peak, *, quick, peers, specs=None, dtypes=DTYPES, log=print):
     return records
 
 
-def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), log=print):
+def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), rounds=1, log=print):
     """models: [(name, batch_size, image_size)] or [(name, batch_size, image_size, options)]
     (the model's own options, default the registry's); defaults per --quick. One record per
-    model and compute dtype; MFU against the matmul peak of that dtype."""
+    model and compute dtype; MFU against the matmul peak of that dtype.
+
+    rounds: JAX and each peer are timed one after the other `rounds` times (the JAX step
+    compiled once). `median_s` is the median over rounds of JAX's per-round medians, and
+    `vs_<peer>` the median of the per-round ratios, so that a ratio compares timings taken
+    minutes apart at most, under the same load of a shared host; the per-round figures are
+    kept (`round_s`, `<peer>_round_s`)."""
     backend, device = _device()
     repeats, warmup = (2, 1) if quick else (7, 2)
     if models is None:
@@ -105,37 +112,47 @@ def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), log=print
                         ("shadowformer", 1, 160)])
     records = []
     for (name, batch_size, image_size, *options), dtype in itertools.product(models, dtypes):
-        r = train.bench_jax(name, batch_size, image_size, dtype=dtype,
-                            options=options[0] if options else None, repeats=repeats,
-                            warmup=warmup)
-        options = json.loads(json.dumps(r["options"]))  # tuples as lists, as JSON has them
-        rate = r["model_flops"] / r["median_s"]
-        record = {"kind": "train", "model": name, "batch_size": batch_size,
-                  "image_size": image_size, "options": options, "dtype": dtype,
-                  "params": r["params"],
-                  "images_per_sec": batch_size / r["median_s"], "median_s": r["median_s"],
-                  "compile_s": r["compile_s"], "model_flops": r["model_flops"],
-                  "flops_source": "analytical, from the step's jaxpr (benchmarks.flops)",
-                  "mfu_pct": 100 * rate / peak[dtype], "backend": backend,
-                  "device": device}
-        for peer, field, module, peer_models in TRAIN_PEERS:
-            record[f"{field}_s"] = record[f"vs_{field}"] = None
-            if not (peers and module.available()) or name not in peer_models:
-                continue
-            t = peer_process.run(peer, name, batch_size, image_size, train.channels(name),
-                                 threads=peer_process.jax_threads(), repeats=repeats,
-                                 warmup=warmup, dtype=dtype, options=options)
-            if "error" in t:
-                record[f"{field}_error"] = t["error"]
-                log(f"train {name} {peer}: {t['error']}")
-                continue
-            if t["params"] != r["params"]:
-                raise AssertionError(f"{peer} {name} has {t['params']} parameters, "
-                                     f"JAX {r['params']}")
-            record[f"{field}_s"] = t["median_s"]
-            record[f"{field}_compile_s"] = t["compile_s"]
-            record[f"{field}_setup"] = t["setup"]
-            record[f"vs_{field}"] = t["median_s"] / r["median_s"]
+        step = train.JaxStep(name, batch_size, image_size, dtype=dtype,
+                             options=options[0] if options else None)
+        options = json.loads(json.dumps(step.options))  # tuples as lists, as JSON has them
+        runs = [peer for peer in TRAIN_PEERS
+                if peers and peer[2].available() and name in peer[3]]
+        jax_s, peer_s, record = [], {field: [] for _, field, _, _ in runs}, {}
+        for _ in range(rounds):
+            jax_s.append(step.time(repeats=repeats, warmup=warmup).median_s)
+            for peer, field, _, _ in runs:
+                if f"{field}_error" in record:
+                    continue
+                t = peer_process.run(peer, name, batch_size, image_size, train.channels(name),
+                                     threads=peer_process.jax_threads(), repeats=repeats,
+                                     warmup=warmup, dtype=dtype, options=options)
+                if "error" in t:
+                    record[f"{field}_error"] = t["error"]
+                    log(f"train {name} {peer}: {t['error']}")
+                    continue
+                if t["params"] != step.params:
+                    raise AssertionError(f"{peer} {name} has {t['params']} parameters, "
+                                         f"JAX {step.params}")
+                peer_s[field].append(t["median_s"])
+                record.setdefault(f"{field}_compile_s", t["compile_s"])
+                record[f"{field}_setup"] = t["setup"]
+        median_s = statistics.median(jax_s)
+        rate = step.model_flops / median_s
+        record.update({"kind": "train", "model": name, "batch_size": batch_size,
+                       "image_size": image_size, "options": options, "dtype": dtype,
+                       "params": step.params, "images_per_sec": batch_size / median_s,
+                       "median_s": median_s, "compile_s": step.compile_s,
+                       "model_flops": step.model_flops,
+                       "flops_source": "analytical, from the step's jaxpr (benchmarks.flops)",
+                       "mfu_pct": 100 * rate / peak[dtype], "backend": backend,
+                       "device": device, "rounds": rounds, "round_s": jax_s})
+        for _, field, _, _ in TRAIN_PEERS:
+            times = peer_s.get(field, [])
+            record[f"{field}_s"] = statistics.median(times) if times else None
+            record[f"vs_{field}"] = (statistics.median(p / j for p, j in zip(times, jax_s))
+                                     if times else None)
+            if times:
+                record[f"{field}_round_s"] = times
         records.append(record)
         log(f"train {name} {dtype}: {record['images_per_sec']:.1f} images/s, "
             f"MFU {record['mfu_pct']:.1f}%")

@@ -37,24 +37,15 @@ def time_call(call, *, repeats=5, warmup=1, min_time_s=0.0):
     return Timing(statistics.median(times), first, len(times), times)
 
 
-def time_jax(fn, *args, repeats=5, warmup=1, min_time_s=0.0, donate=False):
-    """Times `jax.jit(fn)(*args)`; compile_s is the lowering + compilation alone.
-
-    With donate=True the first argument is donated and fed back: fn(state, *rest) -> (state, out),
-    as a training step runs.
-    """
+def time_jax(fn, *args, repeats=5, warmup=1, min_time_s=0.0):
+    """Times `jax.jit(fn)(*args)`; compile_s is the lowering + compilation alone. (A training
+    step, whose state is donated and fed back: `benchmarks.train.JaxStep`.)"""
     jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
     start = time.perf_counter()
     compiled = jitted.lower(*args).compile()
     compile_s = time.perf_counter() - start
-    if donate:
-        box = [args[0]]
 
-        def call():
-            box[0], out = compiled(box[0], *args[1:])
-            jax.block_until_ready((box[0], out))
-    else:
-        def call():
-            jax.block_until_ready(compiled(*args))
+    def call():
+        jax.block_until_ready(compiled(*args))
     t = time_call(call, repeats=repeats, warmup=warmup, min_time_s=min_time_s)
     return Timing(t.median_s, compile_s, t.repeats, t.times_s)

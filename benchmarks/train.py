@@ -11,12 +11,13 @@ backward, `benchmarks.flops`).
 """
 
 import dataclasses
+import time
 
 import jax
 import numpy as np
 
 from benchmarks.flops import jaxpr_flops
-from benchmarks.timing import time_jax
+from benchmarks.timing import time_call
 from jaxshadow import config as config_lib
 from jaxshadow.tasks.classification import ClassificationTask
 from jaxshadow.tasks.removal import RemovalTask
@@ -76,11 +77,22 @@ def build_step(model_name, batch_size, image_size, dtype="float32", options=None
     return step, state, global_batch(host, mesh), count_params(state.params), resolved
 
 
-def bench_jax(model_name, batch_size, image_size, *, dtype="float32", options=None, repeats=5,
-              warmup=2):
-    step, state, batch, params, options = build_step(model_name, batch_size, image_size, dtype,
-                                                     options)
-    flops = jaxpr_flops(step, state, batch)
-    timing = time_jax(step, state, batch, repeats=repeats, warmup=warmup, donate=True)
-    return {"params": params, "options": options, "model_flops": flops, "median_s": timing.median_s,
-            "compile_s": timing.compile_s, "repeats": timing.repeats}
+class JaxStep:
+    """The project's train step for one model, compiled once (`compile_s`: lowering and
+    compilation), with its parameter count, resolved options and analytical `model_flops`;
+    each `time()` is one round of timed steps, the state donated and fed back as a run does."""
+
+    def __init__(self, model_name, batch_size, image_size, *, dtype="float32", options=None):
+        step, self._state, self._batch, self.params, self.options = build_step(
+            model_name, batch_size, image_size, dtype, options)
+        self.model_flops = jaxpr_flops(step, self._state, self._batch)
+        start = time.perf_counter()
+        self._compiled = step.lower(self._state, self._batch).compile()
+        self.compile_s = time.perf_counter() - start
+
+    def time(self, *, repeats=5, warmup=2):
+        """Timing (median of `repeats` steps after `warmup` untimed ones)."""
+        def call():
+            self._state, metrics = self._compiled(self._state, self._batch)
+            jax.block_until_ready((self._state, metrics))
+        return time_call(call, repeats=repeats, warmup=warmup)

@@ -1,12 +1,16 @@
 """The benchmark suite: FLOP counters against hand counts, and one tiny record of each kind."""
 
+import types
+
 import jax
 import jax.numpy as jnp
 import pytest
 from jax import lax
 
 from benchmarks import flops, report, suite
+from benchmarks.__main__ import main as bench_main
 from benchmarks.specs import ConvSpec
+from benchmarks.timing import Timing
 
 
 def test_conv_and_dense_flops_by_hand():
@@ -56,6 +60,40 @@ def test_train_record():
         _check(r, {"images_per_sec": float, "median_s": float, "compile_s": float,
                    "model_flops": int, "mfu_pct": float, "params": int})
         assert r["params"] == 93_322 and r["model_flops"] > 0
+
+
+def test_train_rounds_alternate_jax_and_the_peers_and_take_median_ratios(monkeypatch):
+    calls = []
+    fake_peer = types.SimpleNamespace(available=lambda: True)
+    monkeypatch.setattr(suite, "TRAIN_PEERS", (("slow", "slow", fake_peer, ("cnn_small",)),))
+
+    def run(peer, model, *args, **kwargs):
+        calls.append(peer)
+        return {"median_s": 0.5 * len(calls), "compile_s": 1.0, "params": 93_322,
+                "setup": "fake"}
+
+    monkeypatch.setattr(suite.peer_process, "run", run)
+    monkeypatch.setattr(suite.train.JaxStep, "time", lambda self, **kw: _rounds.pop(0))
+    _rounds = [Timing(t, 0.0, 2, [t, t]) for t in (0.1, 0.4, 0.2)]
+    [r] = suite.run_train(PEAK, quick=True, peers=True, models=[("cnn_small", 8, 28)],
+                          rounds=3, log=lambda _: None)
+    assert calls == ["slow"] * 3 and r["rounds"] == 3
+    assert r["round_s"] == [0.1, 0.4, 0.2] and r["median_s"] == 0.2
+    assert r["slow_round_s"] == [0.5, 1.0, 1.5] and r["slow_s"] == 1.0
+    assert r["vs_slow"] == pytest.approx(5.0)  # per-round ratios 5.0, 2.5, 7.5
+    _rounds[:] = [Timing(t, 0.0, 2, [t, t]) for t in (0.1, 0.1, 1.0)]
+    calls.clear()
+    [r] = suite.run_train(PEAK, quick=True, peers=True, models=[("cnn_small", 8, 28)],
+                          rounds=3, log=lambda _: None)
+    # ratios 5.0, 10.0, 1.5 -> median 5.0; ratio of medians would be 1.0 / 0.1 = 10.0
+    assert r["median_s"] == 0.1 and r["slow_s"] == 1.0 and r["vs_slow"] == pytest.approx(5.0)
+
+
+def test_rounds_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(["train", "--rounds", "0"])
+    assert exit_info.value.code == 2
+    assert "--rounds must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_input_records_and_report(tmp_path):
