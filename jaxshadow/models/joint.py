@@ -26,6 +26,7 @@ Options (all off by default, all on in `configs/demo.py`):
   of both sides of the shadow's boundary and adds their moment-matching estimate of the
   per-image affine (`boundary_moments`); 774 parameters more.
 - ``global_context``: the remover's bottleneck gets a per-image feature (`UNet.global_context`).
+- ``detector_global_context``: the same for the detector (`ShadowDetector.global_context`).
 - ``illumination_features``: the detector also sees chromaticity and log intensity
   (`ShadowDetector.illumination_features`).
 
@@ -162,6 +163,7 @@ class JointRemover(nn.Module):
     output: str = "affine"
     max_log_gain: float = 2.5
     global_context: bool = False
+    detector_global_context: bool = False
     shadow_params: bool = False
     illumination_features: bool = False
     boundary_moments: bool = False
@@ -176,6 +178,7 @@ class JointRemover(nn.Module):
         rgb = jnp.asarray(x, jnp.float32)[..., :3]
         logits = ShadowDetector(features=self.detector_features,
                                 illumination_features=self.illumination_features,
+                                global_context=self.detector_global_context,
                                 name="detector", **kw)(rgb, train)
         mask = jax.nn.sigmoid(logits) if mask is None else jnp.asarray(mask, jnp.float32)
         if self.output == "residual":

@@ -16,14 +16,14 @@ from jaxshadow.tasks.removal import RemovalTask
 def make_task(config, source):
     """The task named by `config.task`, built for `source` (a validated config: the checks
     here are those that need the source)."""
-    if config.task != source.task:
+    rendered = getattr(source, "renders_shadows", False)
+    if config.task != source.task and not (config.task == "detection" and rendered):
         raise UserError(f"data.source '{config.data.source}' is a {source.task} dataset but "
                         f"task is '{config.task}'")
     if config.task == "classification":
         return ClassificationTask(num_classes=source.num_classes)
     if config.task == "removal":
         data = config.data
-        rendered = getattr(source, "renders_shadows", False)
         dead_leaves = data.dead_leaves
         if dead_leaves and not rendered:
             raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
@@ -36,5 +36,13 @@ def make_task(config, source):
             mask_input=data.mask_input, eval_seed=data.eval_seed)
     if config.task == "detection":
         data = config.data
+        if rendered:  # shadows rendered on shadow-free photos, as for removal
+            return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
+                                 render_shadows=True, color_augment=data.color_augment,
+                                 dead_leaves=float(data.dead_leaves),
+                                 shadow_config=PRESETS[data.shadows], eval_seed=data.eval_seed)
+        if data.dead_leaves:
+            raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
+                            f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
         return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90)
     raise ValueError(f"unknown task '{config.task}' (jaxshadow.validate checks the names)")

@@ -4,6 +4,12 @@ Host batch (uint8): `image` (N, H, W, 3), `mask` (N, H, W, 1) of 0/255 (255 = sh
 Device batch after `prepare`: `input` (the image, float32 in [0, 1]) and `mask` (N, H, W, 1)
 in {0, 1}; training batches get a paired random crop / flip / rotation.
 
+With `render_shadows` (a source of shadow-free photos, `photos:PATH` or `synthetic`: the
+detector of SynShadow's recipe) the host batch is `shadow_free` and `index`, and the shadows
+and their masks are rendered on the device as for removal (`tasks.shadow_pairs`): `input` is
+the rendered shadow image and `mask` the soft rendered mask (the cross-entropy takes it as a
+soft target; the counts below threshold it at 0.5).
+
 The loss is `losses.mask_bce` on the model's mask logits (N, H, W, 1). Evaluation follows the
 field's script (SBU, ISTD): TP, TN, Np, Nn are counted over every pixel of the split
 (prediction sigmoid(logits) > 0.5 against mask > 0.5), then
@@ -25,6 +31,7 @@ import optax
 from jaxshadow import losses, metrics
 from jaxshadow import metric_names as names
 from jaxshadow.data.device_augment import paired_augment
+from jaxshadow.tasks.shadow_pairs import shadow_pairs
 
 COUNTS = ("tp", "tn", "n_pos", "n_neg")
 
@@ -43,8 +50,22 @@ class DetectionTask:
     crop: Any = None                # training crop size (int) or None
     flip: bool = True
     rot90: bool = False
+    render_shadows: bool = False    # photos / synthetic: shadows rendered on the device
+    color_augment: bool = False     # rendered: color_jitter in training, before the shadows
+    dead_leaves: float = 0.0        # rendered: fraction of training images made dead leaves
+    shadow_config: Any = None       # rendered: jaxshadow.data.synthetic.ShadowConfig or None
+    eval_seed: int = 1234           # rendered: the evaluation shadows' seed
 
     def prepare(self, batch, key, train):
+        if self.render_shadows:
+            pairs = shadow_pairs(batch, key, train, render_shadows=True, crop=self.crop,
+                                 flip=self.flip, rot90=self.rot90,
+                                 color_augment=self.color_augment, dead_leaves=self.dead_leaves,
+                                 shadow_config=self.shadow_config, eval_seed=self.eval_seed)
+            out = {"image": pairs["shadow"], "mask": pairs["mask"], "input": pairs["shadow"]}
+            if "valid" in batch:
+                out["valid"] = batch["valid"]
+            return out
         images = {"image": batch["image"].astype(jnp.float32) / 255.0,
                   "mask": (batch["mask"].astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)}
         if train and (self.crop or self.flip or self.rot90):

@@ -29,10 +29,8 @@ import jax.numpy as jnp
 
 from jaxshadow import losses, metrics
 from jaxshadow import metric_names as names
-from jaxshadow.data.device_augment import (color_jitter, eval_shadows, mix_dead_leaves,
-                                           paired_augment)
-from jaxshadow.data.synthetic import render
 from jaxshadow.resize import imresize_matlab_batch
+from jaxshadow.tasks.shadow_pairs import shadow_pairs
 
 
 
@@ -68,35 +66,10 @@ class RemovalTask:
     eval_size: Any = None           # also evaluate at eval_size × eval_size (int) when set
 
     def prepare(self, batch, key, train):
-        augment_key, render_key = jax.random.split(key)
-        images = {k: batch[k].astype(jnp.float32) / 255.0
-                  for k in ("shadow", "shadow_free", "mask") if k in batch}
-        if train and (self.crop or self.flip or self.rot90):
-            images = paired_augment(augment_key, images, crop=self.crop, flip=self.flip,
-                                    rot90=self.rot90)
-        if train and self.color_augment:
-            rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
-            images.update(color_jitter(jax.random.fold_in(key, 2), rgb))
-        if self.render_shadows:
-            # a mixture (jaxshadow.data.mixture) marks which rows get rendered shadows
-            rendered = batch["rendered"] > 0 if "rendered" in batch else None
-            if train:
-                if self.dead_leaves > 0:
-                    images["shadow_free"] = mix_dead_leaves(
-                        jax.random.fold_in(key, 3), images["shadow_free"], self.dead_leaves,
-                        rendered)
-                shadow, mask = render(render_key, images["shadow_free"],
-                                      config=self.shadow_config)
-            else:
-                shadow, mask = eval_shadows(self.eval_seed, batch["index"],
-                                            images["shadow_free"], self.shadow_config)
-            if rendered is not None:  # real pairs keep their own shadow and mask
-                pick = rendered[:, None, None, None]
-                shadow = jnp.where(pick, shadow, images["shadow"])
-                mask = jnp.where(pick, mask, images["mask"])
-            images["shadow"], images["mask"] = shadow, mask
-        if "mask" not in images:
-            images["mask"] = jnp.zeros_like(images["shadow"][..., :1])
+        images = shadow_pairs(batch, key, train, render_shadows=self.render_shadows,
+                              crop=self.crop, flip=self.flip, rot90=self.rot90,
+                              color_augment=self.color_augment, dead_leaves=self.dead_leaves,
+                              shadow_config=self.shadow_config, eval_seed=self.eval_seed)
         inputs = images["shadow"]
         if self.mask_input:
             inputs = jnp.concatenate([inputs, images["mask"]], axis=-1)
