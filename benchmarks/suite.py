@@ -115,8 +115,8 @@ def run_train(peak, *, quick, peers, models=None, dtypes=("float32",), rounds=1,
         step = train.JaxStep(name, batch_size, image_size, dtype=dtype,
                              options=options[0] if options else None)
         options = json.loads(json.dumps(step.options))  # tuples as lists, as JSON has them
-        runs = [peer for peer in TRAIN_PEERS
-                if peers and peer[2].available() and name in peer[3]]
+        runs = [(peer, field, module, supported) for peer, field, module, supported in TRAIN_PEERS
+                if peers and module.available() and name in supported]
         jax_s, peer_s, record = [], {field: [] for _, field, _, _ in runs}, {}
         for _ in range(rounds):
             jax_s.append(step.time(repeats=repeats, warmup=warmup).median_s)

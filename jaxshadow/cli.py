@@ -64,11 +64,17 @@ def _predict(args, overrides):
 
 
 def _export(args, overrides):
-    from jaxshadow.export import export_workdir
+    from jaxshadow.export import export_model, export_workdir
 
-    summary = export_workdir(args.workdir, args.out, dtype=args.dtype)
-    print(f"exported step {summary['step']} of {args.workdir} ({summary['model']}, "
-          f"{summary['num_params']:,} parameters) to {args.out}")
+    _one_model(args)
+    if args.workdir:
+        summary = export_workdir(args.workdir, args.out, dtype=args.dtype,
+                                 detector=args.detector)
+    else:
+        summary = export_model(args.model, args.out, dtype=args.dtype, detector=args.detector)
+    detector = f" with the detector of {args.detector}" if args.detector else ""
+    print(f"exported step {summary['step']} of {args.workdir or args.model}{detector} "
+          f"({summary['model']}, {summary['num_params']:,} parameters) to {args.out}")
 
 
 def _import_weights(args, overrides):
@@ -175,7 +181,12 @@ def build_parser():
 
     export = commands.add_parser("export", help="write a run's parameters and model config "
                                                 "to one file (Flax msgpack)")
-    export.add_argument("--workdir", required=True, help="a run directory")
+    export.add_argument("--workdir", help="a run directory (its newest checkpoint)")
+    export.add_argument("--model", help="an export file instead (to store it in another "
+                                        "dtype or give it another detector)")
+    export.add_argument("--detector", metavar="PATH",
+                        help="a shadow_detector run or export whose parameters replace the "
+                             "detector of a joint model")
     export.add_argument("--out", required=True, help="the file to write")
     export.add_argument("--dtype", choices=("float32", "float16"), default="float32",
                         help="storage of the parameters (float16: half the size)")

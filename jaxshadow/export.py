@@ -1,6 +1,7 @@
 """A trained model as one file: the variables to run it and the config to rebuild it.
 
     export_workdir(workdir, out_path) -> summary dict     (the `jaxshadow export` command)
+    export_model(path, out_path) -> summary dict          (path: a workdir or an export file)
     load_exported(path) -> (model, variables, config)
     read_export(path) -> jaxshadow.loading.Trained        (with the step and input shape)
 
@@ -34,35 +35,48 @@ VERSION = 1
 STORAGE_DTYPES = ("float32", "float16")
 
 
-def export_workdir(workdir, out_path, dtype="float32"):
+def export_workdir(workdir, out_path, dtype="float32", detector=None):
     """Writes the newest readable checkpoint of `workdir` to `out_path` (atomically).
 
     `dtype`: how floating-point arrays are stored, "float32" (exact) or "float16" (half the
     size; `read_export` returns float32 again, each value within 2^-11 relative).
+    `detector`: a workdir or export file of a `shadow_detector` whose parameters replace the
+    detector of a `joint` model (`jaxshadow.detector_swap`).
     Returns {'path', 'step', 'model', 'num_params', 'bytes'}. Raises UserError for a workdir
     without checkpoints or an output path that cannot be written.
     """
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise UserError(f"no checkpoints in {workdir} (is it a jaxshadow workdir?)")
+    return export_model(workdir, out_path, dtype=dtype, detector=detector)
+
+
+def export_model(path, out_path, dtype="float32", detector=None):
+    """`export_workdir` for `path` a workdir or an export file (to store it in another dtype
+    or give it another detector)."""
     if dtype not in STORAGE_DTYPES:
         raise UserError(f"export dtype must be one of {STORAGE_DTYPES}, got '{dtype}'")
     from jaxshadow.loading import load_trained
 
-    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-        raise UserError(f"no checkpoints in {workdir} (is it a jaxshadow workdir?)")
     if os.path.isdir(out_path):
         raise UserError(f"--out {out_path} is a directory; give a file name")
-    trained = load_trained(workdir)
+    trained = load_trained(path)
+    config, variables = trained.config, trained.variables
+    if detector:
+        from jaxshadow.detector_swap import with_detector
+
+        config, variables = with_detector(trained, load_trained(detector), joint_name=path,
+                                          detector_name=detector)
     payload = {
         "format": FORMAT, "version": VERSION, "step": int(trained.step),
-        "config": config_lib.to_json(trained.config),
+        "config": config_lib.to_json(config),
         "input_shape": list(trained.input_shape),
         "variables": jax.tree.map(lambda x: _stored(np.asarray(x), dtype),
-                                  jax.device_get(trained.variables)),
+                                  jax.device_get(variables)),
     }
     data = flax.serialization.msgpack_serialize(payload)
     atomic_write(out_path, data)
-    params = trained.variables["params"]
-    return {"path": out_path, "step": int(trained.step), "model": trained.config.model.name,
-            "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(params)),
+    return {"path": out_path, "step": int(trained.step), "model": config.model.name,
+            "num_params": sum(int(np.size(x)) for x in jax.tree.leaves(variables["params"])),
             "bytes": len(data)}
 
 

@@ -67,3 +67,13 @@ def write_istd(root, ids=("1", "2", "3", "4"), size=(40, 48)):
                 path = root / split / f"{split}_{letter}" / f"{i}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(image).save(path)
+
+
+def write_photos(root, n=5, seed=1):
+    """`n` smooth random 100×80 photos (upsampled 8×10 noise) in the new folder `root`."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        small = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((100, 80), Image.BILINEAR).save(root / f"p{i}.jpg")
+    return root

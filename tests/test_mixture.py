@@ -7,7 +7,6 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from PIL import Image
 
 from jaxshadow import cli
 from jaxshadow.config import defaults
@@ -15,24 +14,15 @@ from jaxshadow.data import make_source
 from jaxshadow.data.pipeline import step_indices
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.removal import RemovalTask
-from tests.helpers import write_paired
+from tests.helpers import write_paired, write_photos
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _photos(root, n=5):
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for i in range(n):
-        small = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((100, 80), Image.BILINEAR).save(root / f"p{i}.jpg")
-    return root
 
 
 def _mixture(tmp_path, weights=(0.75, 0.25)):
     data = defaults().data
     data.source = "mixture"
-    data.mixture = ((f"photos:{_photos(tmp_path / 'photos')}", weights[0]),
+    data.mixture = ((f"photos:{write_photos(tmp_path / 'photos')}", weights[0]),
                     (f"paired:{write_paired(tmp_path / 'pairs', size=(48, 64))}", weights[1]))
     data.photo_size = 64
     data.photo_scales = (1.0,)

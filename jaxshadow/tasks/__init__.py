@@ -13,6 +13,12 @@ from jaxshadow.tasks.detection import DetectionTask
 from jaxshadow.tasks.removal import RemovalTask
 
 
+def _check_dead_leaves(config, rendered):
+    if config.data.dead_leaves and not rendered:
+        raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
+                        f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
+
+
 def make_task(config, source):
     """The task named by `config.task`, built for `source` (a validated config: the checks
     here are those that need the source)."""
@@ -24,25 +30,20 @@ def make_task(config, source):
         return ClassificationTask(num_classes=source.num_classes)
     if config.task == "removal":
         data = config.data
-        dead_leaves = data.dead_leaves
-        if dead_leaves and not rendered:
-            raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
-                            f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
+        _check_dead_leaves(config, rendered)
         return RemovalTask(
             render_shadows=rendered, shadow_config=PRESETS[data.shadows],
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
-            color_augment=data.color_augment, dead_leaves=float(dead_leaves),
+            color_augment=data.color_augment, dead_leaves=float(data.dead_leaves),
             mask_input=data.mask_input, eval_seed=data.eval_seed)
     if config.task == "detection":
         data = config.data
+        _check_dead_leaves(config, rendered)
         if rendered:  # shadows rendered on shadow-free photos, as for removal
             return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
                                  render_shadows=True, color_augment=data.color_augment,
                                  dead_leaves=float(data.dead_leaves),
                                  shadow_config=PRESETS[data.shadows], eval_seed=data.eval_seed)
-        if data.dead_leaves:
-            raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
-                            f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
         return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90)
     raise ValueError(f"unknown task '{config.task}' (jaxshadow.validate checks the names)")
