@@ -31,12 +31,12 @@ def with_detector(joint, detector, *, joint_name="the model", detector_name="--d
     if detector.config.model.name != "shadow_detector":
         raise UserError(f"{detector_name} is a '{detector.config.model.name}' model, not a "
                         f"'shadow_detector'")
-    det = detector.config.model
+    det = detector.model  # the built ShadowDetector: its options with the defaults filled in
     config = copy.deepcopy(joint.config)
     with config.model.unlocked():
-        config.model.detector_features = tuple(det.get("features", (16, 32, 64, 128)))
-        config.model.illumination_features = bool(det.get("illumination_features", False))
-        config.model.detector_global_context = bool(det.get("global_context", False))
+        config.model.detector_features = tuple(det.features)
+        config.model.illumination_features = bool(det.illumination_features)
+        config.model.detector_global_context = bool(det.global_context)
     params = dict(joint.variables["params"])
     params["detector"] = detector.variables["params"]
     variables = {**joint.variables, "params": params}

@@ -73,8 +73,8 @@ def ship_detector(args):
         shutil.copyfile(pretrained.MODEL_FILE, joint)
         summary = export_model(joint, str(pretrained.MODEL_FILE), dtype="float16",
                                detector=args.detector)
-    config = load_run_config(args.detector)
     det = load_trained(args.detector)
+    config = det.config
     record["export_command"] = (f"{record['export_command']} && jaxshadow export --model "
                                 f"jaxshadow/pretrained/photos.msgpack --detector {args.detector} "
                                 f"--out jaxshadow/pretrained/photos.msgpack --dtype float16")

@@ -40,10 +40,8 @@ def make_task(config, source):
     if config.task == "detection":
         data = config.data
         _check_dead_leaves(config, rendered)
-        if rendered:  # shadows rendered on shadow-free photos, as for removal
-            return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
-                                 render_shadows=True, color_augment=data.color_augment,
-                                 dead_leaves=float(data.dead_leaves),
-                                 shadow_config=PRESETS[data.shadows], eval_seed=data.eval_seed)
-        return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90)
+        return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
+                             render_shadows=rendered, color_augment=data.color_augment,
+                             dead_leaves=float(data.dead_leaves),
+                             shadow_config=PRESETS[data.shadows], eval_seed=data.eval_seed)
     raise ValueError(f"unknown task '{config.task}' (jaxshadow.validate checks the names)")

@@ -62,14 +62,14 @@ class DetectionTask:
                                  flip=self.flip, rot90=self.rot90,
                                  color_augment=self.color_augment, dead_leaves=self.dead_leaves,
                                  shadow_config=self.shadow_config, eval_seed=self.eval_seed)
-            out = {"image": pairs["shadow"], "mask": pairs["mask"], "input": pairs["shadow"]}
-            if "valid" in batch:
-                out["valid"] = batch["valid"]
-            return out
-        images = {"image": batch["image"].astype(jnp.float32) / 255.0,
-                  "mask": (batch["mask"].astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)}
-        if train and (self.crop or self.flip or self.rot90):
-            images = paired_augment(key, images, crop=self.crop, flip=self.flip, rot90=self.rot90)
+            images = {"image": pairs["shadow"], "mask": pairs["mask"]}
+        else:
+            images = {"image": batch["image"].astype(jnp.float32) / 255.0,
+                      "mask": (batch["mask"].astype(jnp.float32) / 255.0 > 0.5).astype(
+                          jnp.float32)}
+            if train and (self.crop or self.flip or self.rot90):
+                images = paired_augment(key, images, crop=self.crop, flip=self.flip,
+                                        rot90=self.rot90)
         out = {**images, "input": images["image"]}
         if "valid" in batch:
             out["valid"] = batch["valid"]
