@@ -1,0 +1,40 @@
+"""The shipped `joint` model, fine-tuned on wallpapers and photographed surface textures.
+
+The wallpapers of `configs/pretrain_photos.py` are mostly landscapes, skies and graphics; the
+photographs the field evaluates on (ISTD, SRD, SBU) are ground-level scenes: pavement, grass,
+walls, doors, signs, where dark materials and painted marks sit next to real shadows. This
+recipe continues from the shipped model's parameters on a 50/50 mixture of the same wallpapers
+and the photographed textures of the game UFO: Alien Invasion (Debian package
+`ufoai-textures`: concrete, asphalt, tiles, brick, wood, grass, soil, metal, signs; GPL-2+,
+CC-BY-3.0 and CC-BY-SA-3.0 per file, /usr/share/doc/ufoai-textures/copyright), unpacked
+without their normal, specular and gloss maps (README: "Training the shipped model"):
+
+    unzip -q /usr/share/games/ufoai/base/0textures.pk3 -d ~/data/ufoai-textures \
+        'textures/tex_'{streets,nature,buildings,material,terrain,dirt,mattn,misc}'/*' \
+        -x '*_nm.*' '*_sm.*' '*_gm.*'
+
+Everything else (views, crops, the renderer's "photo" preset, recolouring, dead leaves, the
+model) is `configs/pretrain_photos.py`'s; the learning rate restarts lower (3e-4, 50 warmup
+steps, cosine) over 1,500 steps. It continues a `configs/pretrain_photos.py` run: pass that
+run's workdir or export as `--config.checkpoint.init_from=PATH` (left empty, it would train
+from scratch for 1,500 steps only).
+"""
+
+import os
+from pathlib import Path
+
+from jaxshadow import config as config_lib
+
+WALLPAPERS = "/usr/share/backgrounds,/usr/share/wallpapers"
+TEXTURES = os.path.expanduser("~/data/ufoai-textures")
+
+
+def get_config():
+    c = config_lib.load(Path(__file__).with_name("pretrain_photos.py"))
+    c.data.source = "mixture"
+    c.data.mixture = ((f"photos:{WALLPAPERS}", 0.5), (f"photos:{TEXTURES}", 0.5))
+    c.data.mix_size = c.data.photo_size
+    c.steps = 1500
+    c.optimizer.learning_rate = 3e-4
+    c.optimizer.warmup_steps = 50
+    return c
