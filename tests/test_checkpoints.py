@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -201,3 +202,19 @@ def test_the_best_checkpoint_survives_a_restart(tmp_path):
     checkpointer.save(3, state, {"step": 3}, metrics={"eval_accuracy": 0.4})
     checkpointer.close()
     assert sorted(int(n) for n in os.listdir(tmp_path / "ckpt") if n.isdigit()) == [1, 3]
+
+
+def test_saves_between_evaluations_do_not_warn_about_missing_metrics(tmp_path, caplog):
+    config = tiny(**{"checkpoint.keep_latest": 1, "checkpoint.keep_best": 1,
+                     "checkpoint.best_metric": "eval_accuracy"})
+    checkpointer = Checkpointer(tmp_path / "ckpt", config.checkpoint)
+    with caplog.at_level("WARNING"):
+        checkpointer.save(1, {"w": jnp.ones(3)}, {"step": 1}, metrics={"eval_accuracy": 0.9})
+        checkpointer.save(2, {"w": jnp.ones(3)}, {"step": 2})  # between evaluations
+    checkpointer.close()
+    assert checkpointer.all_steps() == [1, 2]
+    assert not [r for r in caplog.records if "metrics" in r.getMessage()], caplog.text
+    other = logging.getLogger("absl")
+    with caplog.at_level("WARNING"):
+        other.warning("Requested `tracked_metric`; did not provide metrics.")
+    assert "did not provide metrics" in caplog.text  # only the save is filtered

@@ -18,6 +18,7 @@ Safety, in the order Orbax (0.12) does things:
     otherwise refuse (`StepAlreadyExistsError`).
 """
 
+import logging
 import os
 import shutil
 import zlib
@@ -95,6 +96,14 @@ def _short(error):
     return f"{type(error).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
 
 
+class _NoMissingMetricsWarning(logging.Filter):
+    """Drops Orbax's warning for a save without metrics while a best metric is tracked: the
+    checkpoints between two evaluations have none by design (BestN keeps the evaluated ones)."""
+
+    def filter(self, record):
+        return "did not provide metrics" not in record.getMessage()
+
+
 class Checkpointer:
     """Saves and restores (TrainState, metadata) pairs under `directory`.
 
@@ -134,7 +143,13 @@ class Checkpointer:
         meta = {**meta, "fingerprint": state_fingerprint(state)}
         args = ocp.args.Composite(state=ocp.args.StandardSave(state),
                                   meta=ocp.args.JsonSave(meta))
-        return self.manager.save(step, args=args, metrics=metrics, force=True)
+        absl_logger = logging.getLogger("absl")
+        quiet = _NoMissingMetricsWarning()
+        absl_logger.addFilter(quiet)
+        try:
+            return self.manager.save(step, args=args, metrics=metrics, force=True)
+        finally:
+            absl_logger.removeFilter(quiet)
 
     def read_meta(self, step):
         """The JSON metadata saved at `step`. Raises DamagedCheckpoint when unreadable."""
