@@ -26,14 +26,14 @@ from pathlib import Path
 
 from jaxshadow import config as config_lib
 
-WALLPAPERS = "/usr/share/backgrounds,/usr/share/wallpapers"
 TEXTURES = os.path.expanduser("~/data/ufoai-textures")
 
 
 def get_config():
     c = config_lib.load(Path(__file__).with_name("pretrain_photos.py"))
+    wallpapers = c.data.source  # pretrain_photos's photos:FOLDERS
     c.data.source = "mixture"
-    c.data.mixture = ((f"photos:{WALLPAPERS}", 0.5), (f"photos:{TEXTURES}", 0.5))
+    c.data.mixture = ((wallpapers, 0.5), (f"photos:{TEXTURES}", 0.5))
     c.data.mix_size = c.data.photo_size
     c.steps = 1500
     c.optimizer.learning_rate = 3e-4
