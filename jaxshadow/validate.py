@@ -105,6 +105,9 @@ def _check_data(config):
                         f"got {data.device_prefetch}")
     if not isinstance(data.crop, int) or data.crop < 0:
         raise UserError(f"config key 'data.crop' must be 0 or a positive integer, got {data.crop!r}")
+    if not 0.0 <= data.shadow_free < 1.0:
+        raise UserError(f"config key 'data.shadow_free' is a fraction in [0, 1), "
+                        f"got {data.shadow_free}")
     if not 0.0 <= data.dead_leaves <= 1.0:
         raise UserError(f"config key 'data.dead_leaves' is a fraction in [0, 1], "
                         f"got {data.dead_leaves}")

@@ -28,3 +28,18 @@ def test_training_seeds_share_the_rendered_test_set():
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
     other = _eval_batch(_demo_config("--config.data.eval_seed=7"), source)
     assert not np.array_equal(first["mask"], other["mask"])
+
+
+def test_shadow_free_images_are_for_training_only():
+    """data.shadow_free=0.5: about half the training images keep no shadow, while the test set
+    is the one every run is scored on (all its images shadowed)."""
+    source = make_source(_demo_config().data)
+    config = _demo_config("--config.data.shadow_free=0.5")
+    np.testing.assert_array_equal(_eval_batch(config, source)["mask"],
+                                  _eval_batch(_demo_config(), source)["mask"])
+    task = make_task(config, source)
+    batch = next(eval_batches(source, "train", batch_size=32))
+    train = jax.device_get(task.prepare(batch, jax.random.key(0), train=True))
+    empty = train["mask"].reshape(32, -1).max(axis=1) == 0
+    assert 6 <= empty.sum() <= 26, empty.sum()
+    np.testing.assert_array_equal(train["shadow"][empty], train["shadow_free"][empty])

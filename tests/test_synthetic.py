@@ -152,6 +152,23 @@ def test_config_validation():
     assert config.penumbra == (0.01, 0.02) and hash(config) == hash(ShadowConfig(penumbra=(0.01, 0.02)))
 
 
+def test_shadow_free_fraction_leaves_images_untouched_and_the_rest_as_they_were():
+    """shadow_free=0.4 over 64 images: about 40 % keep no shadow (mask 0, output bit-identical
+    to the input); every other image is the one the same key renders with shadow_free=0."""
+    images = jnp.asarray(smooth_images(4, 64, 32, 32))
+    key = jax.random.key(6)
+    plain, plain_mask = map(np.asarray, render(key, images))
+    shadowed, mask = map(np.asarray, render(key, images, config=ShadowConfig(shadow_free=0.4)))
+    empty = mask.reshape(64, -1).max(axis=1) == 0
+    assert (plain_mask.reshape(64, -1).max(axis=1) > 0).all()
+    assert 14 <= empty.sum() <= 38, empty.sum()
+    np.testing.assert_array_equal(shadowed[empty], np.asarray(images)[empty])
+    np.testing.assert_array_equal(shadowed[~empty], plain[~empty])
+    np.testing.assert_array_equal(mask[~empty], plain_mask[~empty])
+    with pytest.raises(ValueError, match="shadow_free"):
+        ShadowConfig(shadow_free=1.0)
+
+
 def test_log_uniform_penumbra_favours_sharp_edges():
     """Same matte draws, sigma log-uniform instead of uniform in (0.005, 0.12): the median
     sigma falls from 0.0625 to 0.024, so fewer pixels lie in the penumbra; a zero-width range

@@ -45,6 +45,12 @@
    ``darken_space="linear"`` is still available. Umbra pixels (``m == 1``) are identical in
    both blend spaces.
 
+4. **Shadow-free images** (``ShadowConfig.shadow_free``, 0 by default): that fraction of the
+   images keeps no shadow (mask 0). Crops of real photographs often contain no shadow at all,
+   while every rendered one has 5-70 %; a detector that never sees a view without a shadow
+   learns that there always is one and marks the darkest material (asphalt, a dark wall) when
+   there is not.
+
 Guarantees, per pixel and channel: where ``mask == 0`` the output is the input bit for bit
 (the sRGB round trip is not applied there), and everywhere ``shadowed <= images``.
 """
@@ -92,6 +98,7 @@ class ShadowConfig:
     kind_weights: tuple[float, float, float, float] = (0.3, 0.2, 0.3, 0.2)  # primary kind
     extra_kind_prob: tuple[float, float, float, float] = (0.1, 0.1, 0.1, 0.3)  # added kinds
     darken_space: str = "srgb"  # where darken() is evaluated: "srgb" values or "linear" RGB
+    shadow_free: float = 0.0  # fraction of images left as they are (mask 0, no shadow)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):  # lists -> tuples: the config must hash
@@ -111,6 +118,9 @@ class ShadowConfig:
         if self.penumbra_log and self.penumbra[0] <= 0.0:
             raise ValueError(f"ShadowConfig.penumbra_log needs penumbra lo > 0, "
                              f"got {self.penumbra}")
+        if not 0.0 <= self.shadow_free < 1.0:
+            raise ValueError(f"ShadowConfig.shadow_free is a fraction in [0, 1), "
+                             f"got {self.shadow_free}")
         if self.x1[1] >= 1.0:
             raise ValueError(f"ShadowConfig.x1 must stay below 1, got {self.x1}")
         if self.darken_space not in ("srgb", "linear"):
@@ -243,6 +253,9 @@ def _render_one(key, image, cfg):
         dark_lin = srgb_to_linear(_darken(draws, x, cfg))
     else:
         dark_lin = _darken(draws, x_lin, cfg)
+    # drawn last, so that the other draws (and every image of a shadow_free=0 config) stay as
+    # they were
+    mask = jnp.where(draws.uniform() < cfg.shadow_free, 0.0, mask)
     out = linear_to_srgb(mask * dark_lin + (1.0 - mask) * x_lin)  # light adds linearly
     # lit pixels: the input itself, no round trip; shadowed: round-off may never brighten
     out = jnp.where(mask > 0, jnp.minimum(out, image), image)

@@ -6,6 +6,8 @@ model reads (`prepare`: conversion, augmentation, rendered shadows), scores the 
 `summarize` turns into the metrics a run reports. The training core is the same for every task.
 """
 
+import dataclasses
+
 from jaxshadow.data.synthetic import PRESETS
 from jaxshadow.errors import UserError
 from jaxshadow.tasks.classification import ClassificationTask
@@ -17,6 +19,11 @@ def _check_dead_leaves(config, rendered):
     if config.data.dead_leaves and not rendered:
         raise UserError(f"data.dead_leaves needs a source whose shadows are rendered on the "
                         f"device ('synthetic' or 'photos:PATH'), not '{config.data.source}'")
+
+
+def _shadow_config(data):
+    """The renderer's preset `data.shadows` with `data.shadow_free`."""
+    return dataclasses.replace(PRESETS[data.shadows], shadow_free=float(data.shadow_free))
 
 
 def make_task(config, source):
@@ -32,7 +39,7 @@ def make_task(config, source):
         data = config.data
         _check_dead_leaves(config, rendered)
         return RemovalTask(
-            render_shadows=rendered, shadow_config=PRESETS[data.shadows],
+            render_shadows=rendered, shadow_config=_shadow_config(data),
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
             color_augment=data.color_augment, dead_leaves=float(data.dead_leaves),
@@ -43,5 +50,5 @@ def make_task(config, source):
         return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
                              render_shadows=rendered, color_augment=data.color_augment,
                              dead_leaves=float(data.dead_leaves),
-                             shadow_config=PRESETS[data.shadows], eval_seed=data.eval_seed)
+                             shadow_config=_shadow_config(data), eval_seed=data.eval_seed)
     raise ValueError(f"unknown task '{config.task}' (jaxshadow.validate checks the names)")
