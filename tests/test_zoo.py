@@ -150,11 +150,18 @@ def test_relative_position_index_and_shift_regions():
     assert set(np.unique(regions[3])) == {0.0, -100.0}
 
 
+def _init(model, shape):
+    """model's variables from key 0 on zeros of `shape`, jitted: the tests initialise their
+    small ShadowFormer at one shape, so its init (about 25 s of compilation) is compiled once
+    and then comes from the suite's compilation cache."""
+    return jax.jit(model.init)(jax.random.key(0), jnp.zeros(shape, jnp.float32))
+
+
 @pytest.mark.parametrize("size", [(37, 50), (5, 3)])
 def test_shadowformer_runs_on_any_size(size):
     model = models.get("shadowformer", embed_dim=8, win_size=4)
     x = jnp.asarray(np.random.RandomState(0).rand(1, *size, 4), jnp.float32)
-    variables = jax.jit(model.init)(jax.random.key(0), x)
+    variables = _init(model, (1, 32, 32, 4))  # the parameters do not depend on the size
     out = jax.jit(model.apply)(variables, x)["shadow_free"]
     assert out.shape == (1, *size, 3) and bool(jnp.all(jnp.isfinite(out)))
 
@@ -174,7 +181,7 @@ def test_bf16_is_close_to_float32_and_training_mode_differs_with_its_rng(name, o
     rng = np.random.RandomState(0)
     x = jnp.asarray(rng.rand(2, 32, 32, channels) > 0.5, jnp.float32) * 0.5 + 0.25
     f32 = models.get(name, **options)
-    variables = jax.jit(f32.init)(jax.random.key(0), x)
+    variables = _init(f32, (1, 32, 32, channels))
     variables = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(1), p.shape),
                              variables)
     ref = jax.jit(f32.apply)(variables, x)["shadow_free"]
@@ -199,7 +206,7 @@ def test_bf16_is_close_to_float32_and_training_mode_differs_with_its_rng(name, o
 
 def _small_shadowformer_state():
     model = models.get("shadowformer", embed_dim=8, win_size=4)
-    params = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)))["params"]
+    params = _init(model, (1, 32, 32, 4))["params"]
     state = {}
 
     def put(path, leaf):
@@ -223,10 +230,11 @@ def test_importer_round_trips_its_own_layout():
     options, channels, variables = convert("shadowformer", state)
     assert options == {"embed_dim": 8, "win_size": 4} and channels == 4
     model = models.get("shadowformer", **options)
-    reference = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)))
+    reference = _init(model, (1, 32, 32, 4))
     x = jnp.asarray(np.random.RandomState(0).rand(1, 32, 32, 4), jnp.float32)
-    np.testing.assert_array_equal(model.apply(variables, x)["shadow_free"],
-                                  model.apply(reference, x)["shadow_free"])
+    apply = jax.jit(model.apply)
+    np.testing.assert_array_equal(apply(variables, x)["shadow_free"],
+                                  apply(reference, x)["shadow_free"])
 
 
 def _import(tmp_path, capsys, arch, path):
