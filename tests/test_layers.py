@@ -23,7 +23,8 @@ def _vjp_both(f, ref, args, seed=7):
 
 
 @pytest.mark.parametrize("shape,cout,padding", [
-    ((2, 28, 28, 1), 32, "VALID"), ((3, 13, 13, 32), 64, "VALID"), ((2, 5, 7, 3), 5, "SAME"),
+    ((2, 28, 28, 1), 32, "VALID"), ((2, 5, 7, 1), 4, "SAME"),  # one channel: shifted products
+    ((3, 13, 13, 32), 64, "VALID"), ((2, 5, 7, 3), 5, "SAME"),
     ((2, 16, 16, 8), 16, "SAME"), ((1, 9, 6, 4), 3, ((2, 0), (1, 1))),
     # larger than SMALL_IMAGE_PIXELS: lax forward and input gradient, shifted kernel gradient
     ((1, 40, 40, 2), 3, "SAME"), ((2, 33, 30, 5), 4, ((2, 0), (1, 1))), ((1, 31, 29, 3), 6, "VALID"),
@@ -109,6 +110,19 @@ def test_kernel_gradient_in_bfloat16_accumulates_in_float32(size):
     # sums of 288 to 4,608 products: float32 accumulation keeps them within bfloat16's rounding
     np.testing.assert_allclose(np.float32(g), g_ref, rtol=2e-2,
                                atol=2e-2 * float(jnp.abs(g_ref).max()))
+
+
+def test_one_channel_small_images_compute_the_forward_pass_without_a_product():
+    """The forward pass of a one-channel small-image convolution is broadcast products (no
+    dot_general, so XLA fuses it with what follows); with 2 channels it is the im2col product."""
+    def forward_products(channels):
+        x = jnp.zeros((2, 28, 28, channels))
+        k = jnp.zeros((3, 3, channels, 8))
+        jaxpr = jax.make_jaxpr(lambda x, k: layers.conv_general_dilated(
+            x, k, (1, 1), "VALID", dimension_numbers=DN, form="matmul"))(x, k)
+        return str(jaxpr).count("dot_general")
+
+    assert forward_products(1) == 0 and forward_products(2) >= 1
 
 
 def test_conv_other_cases_go_to_lax():

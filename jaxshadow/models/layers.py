@@ -27,7 +27,14 @@ kept for the backward pass):
     dK = Pᵀ @ dy,   dx = col2im(dy @ Kᵀ)                       (col2im: sum of shifted slices)
 
 XLA:CPU runs these as large matrix products, 1.5–3× faster than its convolutions on small
-images (cnn_small's 13² convolution forward: 3× in a training step). Larger images compute
+images (cnn_small's 13² convolution forward: 3× in a training step). With one input channel
+(a grayscale first layer) P has only kh·kw columns and its product is memory-bound, so the
+forward pass is instead the kh·kw broadcast products
+
+    y = Σ_{i, j} x_padded[:, i:i + Ho, j:j + Wo, :1] · K[i, j, 0, :]
+
+which XLA fuses with the bias, activation and pooling that follow (cnn_small's step about 10 %
+faster); its gradients are the im2col ones above. Larger images compute
 the forward pass and the input gradient (a convolution of dy with the flipped kernel) as lax
 convolutions whose padding is widened until the output is larger than the input, then
 cropped: XLA:CPU gives float32 convolutions to YNNPACK unless the output is larger than the
@@ -277,6 +284,21 @@ _conv_im2col.defvjp(_im2col_fwd, _im2col_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_one_channel(x, kernel, pads):
+    """x (N, H, W, 1) convolved to Cout channels as `_shifted_products` (fused with what
+    follows), with `_conv_im2col`'s gradients (P kept for the backward pass)."""
+    return _shifted_products(x, kernel, pads)
+
+
+def _one_channel_fwd(x, kernel, pads):
+    kh, kw = kernel.shape[:2]
+    return _shifted_products(x, kernel, pads), (_patches(_pad_hw(x, pads), kh, kw), kernel)
+
+
+_conv_one_channel.defvjp(_one_channel_fwd, _im2col_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_shifted_wgrad(x, kernel, pads):
     return _conv_eigen(x, kernel, pads)
 
@@ -338,7 +360,8 @@ _conv_shifted_wgrad.defvjp(_conv_fwd, _shifted_wgrad_bwd)
 def _shifted_products(x, kernel, pads):
     """Σ_{i, j} pad(x)[:, i:i + Ho, j:j + Wo, :] · kernel[i, j, 0, :]: x (N, H, W, C), kernel
     (kh, kw, 1, C), pads ((lo, hi), (lo, hi)) (negative crops) -> (N, Ho, Wo, C) in x's dtype,
-    accumulated in float32 for bfloat16 and float16."""
+    accumulated in float32 for bfloat16 and float16. A depthwise convolution; with x of one
+    channel (N, H, W, 1) the product broadcasts and it is the full convolution to C channels."""
     kh, kw = kernel.shape[:2]
     x = _pad_hw(x, pads)
     ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
@@ -417,6 +440,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     wo = lhs.shape[2] + sum(pads[1]) - rhs.shape[1] + 1
     if ho * wo > SMALL_IMAGE_PIXELS:
         return _conv_shifted_wgrad(lhs, rhs, pads)
+    if lhs.shape[-1] == 1:
+        return _conv_one_channel(lhs, rhs, pads)
     return _conv_im2col(lhs, rhs, pads)
 
 
