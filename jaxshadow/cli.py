@@ -52,10 +52,12 @@ def _predict(args, overrides):
     from jaxshadow.inference import load_removal_model
     from jaxshadow.predict import predict_files
 
-    trained, apply_fn, _ = load_removal_model(args.workdir, args.model)
+    trained, apply_fn, _ = load_removal_model(args.workdir, args.model,
+                                              mask_guided=args.masks is not None)
     size = args.size if args.size is not None else trained.config.predict_size
     summary = predict_files(apply_fn, args.inputs, args.out, compare=args.compare,
-                            tile=args.tile, overlap=args.overlap, size=size)
+                            tile=args.tile, overlap=args.overlap, size=size,
+                            mask_dir=args.masks)
     images = [p for p in summary["written"] if not p.endswith(("_mask.png", "_compare.png"))]
     print(f"wrote {len(images)} images to {args.out}"
           + (f"; {len(summary['failed'])} inputs failed" if summary["failed"] else ""))
@@ -171,6 +173,10 @@ def build_parser():
                          help="working resolution: the long side the network sees (its "
                               "correction is upsampled to full size); default: the model's "
                               "predict_size; 0: full resolution")
+    predict.add_argument("--masks", metavar="DIR",
+                         help="a folder of shadow masks, one per image under its name (white = "
+                              "shadow): remove the shadow where the mask says instead of where "
+                              "the model's detector finds it")
     predict.add_argument("--out", required=True, help="output folder (created)")
     predict.add_argument("--compare", action="store_true",
                          help="also write input | output | mask side by side")

@@ -27,6 +27,7 @@ about checkpoints.
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import sys
@@ -48,8 +49,8 @@ CORRECTION = ("gain", "offset")  # what a working-resolution run upsamples (with
 
 
 def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multiple: int = 16,
-                   batch: int = TILE_BATCH, size: int = 0):
-    """Removes the shadows from one image.
+                   batch: int = TILE_BATCH, size: int = 0, mask=None):
+    """Removes the shadows from one image (or, with `mask`, from where the mask says).
 
     Args:
       apply_fn: `apply_fn(x)` with `x` float32 (N, H, W, 3) in [0, 1], H and W multiples of
@@ -68,12 +69,19 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
         full-resolution image: `out = image * gain↑ + offset↑`, so the texture stays sharp.
         The shrunk image is reflect-padded to a `size` × `size` canvas, so photos of every
         aspect share one compiled shape.
+      mask: optional shadow mask of the image, uint8 (H, W) in 0..255 or float in [0, 1]: it
+        travels as a 4th input channel (resized, padded and tiled with the image), so
+        `apply_fn` gets (N, H, W, 4) and must be a mask-guided one
+        (`jaxshadow.inference.mask_guided_apply_fn`).
 
     Returns:
       `(shadow_free, mask)`: uint8 (H, W, 3) and uint8 (H, W) in 0..255, or None where the
       model gives no mask. Values are clipped to [0, 1] and rounded to the nearest level.
     """
     x = _as_float_image(image)
+    rgb = x
+    if mask is not None:
+        x = np.concatenate([x, _as_float_mask(mask, x.shape[:2])], axis=-1)
     tile = check_tiling(tile, overlap, multiple, batch)
     if size < 0:
         raise ValueError(f"size must be >= 0, got {size}")
@@ -85,7 +93,7 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
                             canvas=(side, side) if side <= tile else None)
         gain = resize_image(out["gain"], (height, width))
         offset = resize_image(out["offset"], (height, width))
-        free = x * gain + offset
+        free = rgb * gain + offset
         mask = None if out["mask"] is None else resize_image(out["mask"][..., None],
                                                              (height, width))[..., 0]
     else:
@@ -235,7 +243,7 @@ def _outputs(out, inputs, keys):
     for key in keys:
         if key in ("gain", "offset") and not own:
             free = np.asarray(out["shadow_free"], dtype=np.float32)
-            value = np.ones_like(free) if key == "gain" else free - inputs
+            value = np.ones_like(free) if key == "gain" else free - inputs[..., :3]
         else:
             value = np.asarray(out[key], dtype=np.float32)
         result[key] = value
@@ -253,6 +261,19 @@ def _as_float_image(image):
     if np.issubdtype(a.dtype, np.floating):
         return a.astype(np.float32)
     raise ValueError(f"expected a uint8 or float image, got {a.dtype}")
+
+
+def _as_float_mask(mask, shape):
+    """(H, W) uint8 0..255 or float in [0, 1] -> (H, W, 1) float32; ValueError unless (H, W)
+    is `shape`."""
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    if m.shape != tuple(shape):
+        raise ValueError(f"the mask is {m.shape[1]}×{m.shape[0]} pixels but the image is "
+                         f"{shape[1]}×{shape[0]}")
+    m = m.astype(np.float32) / 255.0 if m.dtype == np.uint8 else m.astype(np.float32)
+    return np.clip(m, 0.0, 1.0)[..., None]
 
 
 def pad_to(x, height, width):
@@ -356,7 +377,7 @@ def _output_files(name, *, fold=False):
 
 
 def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, tile=512,
-                  overlap=64, size=0):
+                  overlap=64, size=0, mask_dir=None):
     """Removes shadows from the images in `inputs` (files and folders) and writes PNGs.
 
     For each image, writes to `out_dir`: `<stem>.png` (the shadow-free image at the input's
@@ -368,7 +389,10 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
     "failed"; the others are still done. Raises `UserError` naming `out_dir` when it cannot be
     created or written, when an output would replace one of the inputs, or when `tile` and
     `overlap` do not fit together, before any work. `size`: the working resolution
-    (`remove_shadows`; 0: the model sees the full-resolution image).
+    (`remove_shadows`; 0: the model sees the full-resolution image). `mask_dir`: a folder
+    with each image's shadow mask under the image's name (any image extension; binarised at
+    128), for a mask-guided `apply_fn`; an image without one, or with one of another size, is
+    skipped and reported. The mask written is then that mask.
 
     Returns `{"written": [output paths (str)], "failed": [(input path (str), message)]}`.
     """
@@ -378,6 +402,8 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
         raise UserError(f"tile {tile}, overlap {overlap}: {e}") from e
     out_dir = Path(out_dir)
     _check_writable(out_dir)
+    if mask_dir is not None and not Path(mask_dir).is_dir():
+        raise UserError(f"{mask_dir}: the mask folder does not exist")
     files, problems = collect_inputs(inputs)
     names = output_names(files)
     _check_no_input_replaced(files, names, out_dir)
@@ -402,11 +428,12 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
         for path, name in zip(files, names):
             try:
                 image = read_image(path, kind="rgb")
+                given = None if mask_dir is None else read_mask_for(path, mask_dir, image.shape)
             except DataError as e:
                 report(path, e.problem)
             else:
                 free, mask = remove_shadows(apply_fn, image, tile=tile, overlap=overlap,
-                                            size=size)
+                                            size=size, mask=given)
                 outputs = [(f"{name}.png", free)]
                 if mask is not None:
                     outputs.append((f"{name}_mask.png", mask))
@@ -426,6 +453,25 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
         if bar is not None:
             bar.close()
     return {"written": written, "failed": failed}
+
+
+def read_mask_for(image_path, mask_dir, shape):
+    """The mask of `image_path` in `mask_dir`: the image file there with the same stem
+    (uint8 (H, W), 0 or 255). DataError naming what is missing or does not match `shape`."""
+    stem = Path(image_path).stem
+    found = sorted(p for p in Path(mask_dir).glob(f"{glob.escape(stem)}.*")
+                   if p.is_file() and is_image_name(p.name))
+    if not found:
+        raise DataError(image_path, f"no mask for it in {mask_dir} (looked for {stem}.png, "
+                                    f".jpg, ...)")
+    try:
+        mask = read_image(found[0], kind="mask")
+    except DataError as e:
+        raise DataError(image_path, f"its mask {found[0]}: {e.problem}") from e
+    if mask.shape != tuple(shape[:2]):
+        raise DataError(image_path, f"its mask {found[0]} is {mask.shape[1]}×{mask.shape[0]} "
+                                    f"pixels, the image {shape[1]}×{shape[0]}")
+    return mask
 
 
 def _isatty(stream):

@@ -119,6 +119,9 @@ def _check_registries(config):
     from jaxshadow.data.synthetic import PRESETS
 
     models.check(config.model.name, [k for k in config.model if k != "name"])
+    rate = config.model.get("mask_perturbation", 0.0)
+    if not 0.0 <= rate <= 1.0:
+        raise UserError(f"config key 'model.mask_perturbation' is a fraction in [0, 1], got {rate}")
     if config.data.shadows not in PRESETS:
         raise UserError(f"config key 'data.shadows' must be one of {sorted(PRESETS)}, "
                         f"got '{config.data.shadows}'")

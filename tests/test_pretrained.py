@@ -68,6 +68,7 @@ def test_benchmarks_real_reports_the_shipped_models_figures(small_real, tmp_path
     istd = result["istd"]
     assert istd["input"]["lab_shadow"] > istd["input"]["lab_non_shadow"]
     assert istd["true_mask"] is not None  # the shipped model is `joint`
+    assert istd["rough_mask"] is not None
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.mode == "RGB" and grid.size[1] >= 2 * 160
 

@@ -43,6 +43,8 @@ def test_config_only_checks_run_at_resolve(overrides, message):
 @pytest.mark.parametrize("overrides,message", [
     ({"model.detector_feature": 8}, "model 'joint' has no option 'detector_feature' \\(did you mean 'detector_features'\\?\\)"),
     ({"model.name": "unte"}, "unknown model 'unte' \\(did you mean 'unet'\\?\\)"),
+    ({"model.mask_perturbation": 2.0},
+     r"'model.mask_perturbation' is a fraction in \[0, 1\], got 2.0"),
     ({"data.shadows": "noon"},
      "'data.shadows' must be one of \\['photo', 'photo_crop', 'synshadow'\\]"),
     ({"num_devices": 9}, "num_devices=9 but only 8 devices exist"),

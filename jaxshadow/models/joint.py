@@ -29,6 +29,11 @@ Options (all off by default, all on in `configs/demo.py`):
 - ``detector_global_context``: the same for the detector (`ShadowDetector.global_context`).
 - ``illumination_features``: the detector also sees chromaticity and log intensity
   (`ShadowDetector.illumination_features`).
+- ``mask_perturbation`` (a rate in [0, 1], 0 by default): in training, that fraction of the
+  images give the remover a mask with false and missed regions added
+  (`mask_perturbation.perturb_mask`, drawn from the "dropout" rng), so it learns to correct
+  where the image shows a shadow rather than wherever the detector says; the detector's logits
+  and evaluation are unchanged.
 
 Both start as the identity (zero-initialised heads) and train end to end: the removal loss
 also reaches the detector through m; add `losses.mask_bce` when ground-truth masks exist.
@@ -55,6 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxshadow.models.detector import ShadowDetector
+from jaxshadow.models.mask_perturbation import perturb_mask
 from jaxshadow.models.unet import UNet
 
 OUTPUTS = ("affine", "residual")
@@ -167,6 +173,7 @@ class JointRemover(nn.Module):
     shadow_params: bool = False
     illumination_features: bool = False
     boundary_moments: bool = False
+    mask_perturbation: float = 0.0
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -181,6 +188,8 @@ class JointRemover(nn.Module):
                                 global_context=self.detector_global_context,
                                 name="detector", **kw)(rgb, train)
         mask = jax.nn.sigmoid(logits) if mask is None else jnp.asarray(mask, jnp.float32)
+        if train and self.mask_perturbation > 0:
+            mask = perturb_mask(self.make_rng("dropout"), mask, self.mask_perturbation)
         if self.output == "residual":
             conditioned = jnp.concatenate([rgb, mask], axis=-1)
             shadow_free = UNet(features=self.remover_features, out_channels=3, residual=True,
