@@ -1,4 +1,4 @@
-"""Shadow removal on users' own photos: any size, any aspect, no mask needed.
+"""Shadow removal on users' own photos: any size, any aspect, no mask needed (or one given).
 
 The library behind `jaxshadow predict --workdir W --out DIR INPUT...`. It receives a model as a
 function `apply_fn(batch) -> {"shadow_free": NHWC, "mask": NHW1 or None}` (float32 NHWC input in
