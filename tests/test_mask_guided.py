@@ -116,3 +116,33 @@ class _Unet:
 def test_a_model_that_takes_no_mask_says_so():
     with pytest.raises(UserError, match="w.msgpack: a 'unet' model takes no shadow mask"):
         mask_guided_apply_fn(_Unet(), "w.msgpack")
+
+
+class _MaskInputUnet:
+    """A `unet` trained with data.mask_input: RGB + a binary mask as its 4th channel."""
+
+    def __init__(self):
+        from jaxshadow import models
+
+        self.model = models.get("unet", features=(8, 16), out_channels=3, residual=True)
+        self.variables = self.model.init(jax.random.key(0), jnp.zeros((1, 16, 16, 4)))
+
+    class config:
+        class model:
+            name = "unet"
+
+        class data:
+            mask_input = True
+
+
+def test_a_mask_input_model_reads_the_given_mask_thresholded_as_its_4th_channel():
+    trained = _MaskInputUnet()
+    guided = mask_guided_apply_fn(trained)
+    rgb = jax.random.uniform(jax.random.key(1), (1, 16, 16, 3))
+    for soft, binary in ((0.6, 1.0), (0.4, 0.0)):
+        out = guided(jnp.concatenate([rgb, jnp.full((1, 16, 16, 1), soft)], -1))
+        want = trained.model.apply(trained.variables,
+                                   jnp.concatenate([rgb, jnp.full((1, 16, 16, 1), binary)], -1))
+        np.testing.assert_allclose(out["shadow_free"], want["shadow_free"], atol=1e-6)
+        np.testing.assert_allclose(out["offset"], want["shadow_free"] - rgb, atol=1e-6)
+        assert float(out["mask"].mean()) == pytest.approx(soft, abs=1e-5)
