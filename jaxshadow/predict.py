@@ -390,7 +390,7 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
     created or written, when an output would replace one of the inputs, or when `tile` and
     `overlap` do not fit together, before any work. `size`: the working resolution
     (`remove_shadows`; 0: the model sees the full-resolution image). `mask_dir`: a folder
-    with each image's shadow mask under the image's name (any image extension; binarised at
+    with each image's shadow mask (`read_mask_for`: `<stem>_mask.*` or `<stem>.*`, binarised at
     128), for a mask-guided `apply_fn`; an image without one, or with one of another size, is
     skipped and reported. The mask written is then that mask.
 
@@ -456,14 +456,22 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
 
 
 def read_mask_for(image_path, mask_dir, shape):
-    """The mask of `image_path` in `mask_dir`: the image file there with the same stem
-    (uint8 (H, W), 0 or 255). DataError naming what is missing or does not match `shape`."""
+    """The mask of `image_path` in `mask_dir` (uint8 (H, W), 0 or 255): the image file there
+    named `<stem>_mask` (as `predict` writes masks, and ISTD names them beside the photos),
+    else `<stem>` (as ISTD's test_B and SBU's ShadowMasks folders do), any image extension,
+    never the image itself. DataError naming what is missing or does not match `shape`."""
     stem = Path(image_path).stem
-    found = sorted(p for p in Path(mask_dir).glob(f"{glob.escape(stem)}.*")
-                   if p.is_file() and is_image_name(p.name))
+    itself = os.path.realpath(image_path)
+    found = []
+    for name in (f"{stem}_mask", stem):
+        found = sorted(p for p in Path(mask_dir).glob(f"{glob.escape(name)}.*")
+                       if p.is_file() and is_image_name(p.name) and p.stem == name
+                       and os.path.realpath(p) != itself)
+        if found:
+            break
     if not found:
-        raise DataError(image_path, f"no mask for it in {mask_dir} (looked for {stem}.png, "
-                                    f".jpg, ...)")
+        raise DataError(image_path, f"no mask for it in {mask_dir} (looked for {stem}_mask.png, "
+                                    f"{stem}.png, .jpg, ...)")
     try:
         mask = read_image(found[0], kind="mask")
     except DataError as e:

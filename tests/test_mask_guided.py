@@ -77,6 +77,23 @@ def test_predict_files_finds_each_mask_by_name_and_reports_the_rest(tmp_path, ca
     assert len([line for line in err.splitlines() if "skipped" in line]) == 2
 
 
+def test_a_mask_named_like_predicts_own_is_preferred_and_an_image_is_never_its_own(tmp_path):
+    out = tmp_path / "out"
+    img, mask = _image(40, 60, 5), _mask(40, 60)
+    _save(tmp_path / "p.png", img)
+    _save(tmp_path / "p_mask.png", mask)        # beside the photo, as ISTD has them
+    _save(tmp_path / "q.png", img)             # no mask: q.png must not be its own
+    summary = predict.predict_files(doubling, [tmp_path / "p.png", tmp_path / "q.png"], out,
+                                    progress=False, mask_dir=tmp_path)
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "p_mask.png")), mask)
+    assert [f for f, _ in summary["failed"]] == [str(tmp_path / "q.png")]
+    # predict's own output folder (p.png the result, p_mask.png the mask) fed back
+    again = predict.predict_files(doubling, [tmp_path / "p.png"], tmp_path / "again",
+                                  progress=False, mask_dir=out)
+    assert not again["failed"]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "again" / "p_mask.png")), mask)
+
+
 def test_a_missing_mask_folder_is_one_line_before_any_work(tmp_path, capsys):
     photo = _save(tmp_path / "a.png", _image(40, 60))
     code = cli.main(["predict", "--masks", str(tmp_path / "nope"), "--out", str(tmp_path / "o"),
