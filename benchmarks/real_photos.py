@@ -12,7 +12,8 @@ upsampled correction applied to the full-resolution photo), and scored:
     the model, for the input (identity), and for a model that takes a mask (`joint`), guided
     by the true mask (which of detector and remover limits the result) and by the true mask
     grown by 2.5 % of the long side (what `predict --masks` gives from a rough brush);
-(c) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`.
+(c) false alarms: the percentage of 114-5's shadow-free photo that the mask marks;
+(d) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`.
 
 Nothing here is fitted or tuned: the figures are measurements of a trained model.
 """
@@ -79,6 +80,15 @@ def grown(mask, pixels):
     return np.asarray(Image.fromarray(mask).filter(ImageFilter.MaxFilter(2 * pixels + 1)))
 
 
+def shadow_free_marked(apply_fn, data_dir, size):
+    """Percent of the pixels of 114-5's shadow-free photo (no cast shadow; captured with
+    another exposure, as ISTD's are) that the model's mask marks (>= 0.5): false alarms on a
+    real photo without the shadow. None for a model without a mask."""
+    photo = read_image(Path(data_dir) / "istd" / f"{ISTD_SCENE}_shadow_free_original.png")
+    _, mask = remove_shadows(apply_fn, photo, size=size)
+    return None if mask is None else float(100.0 * np.mean(mask >= 128))
+
+
 def istd_scores(trained, apply_fn, data_dir, size):
     """LAB / PSNR on the ISTD triplet: {'model', 'input', 'true_mask', 'rough_mask'}; the last
     two (the remover guided by the true mask, and by it grown by 2.5 % of the long side, as a
@@ -128,7 +138,8 @@ def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=
     size = trained.config.predict_size if size is None else size
     result = {"model": where, "step": int(trained.step), "size": size,
               "detection": detection_scores(apply_fn, data_dir, size),
-              "istd": istd_scores(trained, apply_fn, data_dir, size)}
+              "istd": istd_scores(trained, apply_fn, data_dir, size),
+              "shadow_free_marked": shadow_free_marked(apply_fn, data_dir, size)}
     if grid_path:
         grid(apply_fn, data_dir, size, grid_path)
         result["grid"] = str(grid_path)
@@ -162,6 +173,9 @@ def markdown(result):
         f"detection, {det['photos']} photos: BER {det['ber']:.2f} pooled, "
         f"{det['ber_per_image']:.2f} mean per photo (target <= 12: {ok(det['ber'] <= 12.0)})",
     ]
+    if result.get("shadow_free_marked") is not None:
+        lines.append(f"{ISTD_SCENE}'s shadow-free photo: {result['shadow_free_marked']:.1f} % of "
+                     f"its pixels marked as shadow (false alarms; 0 is right)")
     return "\n".join(lines)
 
 

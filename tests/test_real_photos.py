@@ -98,3 +98,13 @@ def test_a_rough_mask_is_the_true_one_grown_by_a_square():
     want[7:14, 17:24] = 255
     want[27:36, 2:11] = 255
     np.testing.assert_array_equal(out, want)
+
+
+def test_false_alarms_on_the_shadow_free_photo_are_the_marked_percentage(small_real):
+    assert real_photos.shadow_free_marked(identity, small_real, size=128) == 0.0
+    everything = jax.jit(lambda x: {**identity(x), "mask": jnp.ones_like(x[..., :1])})
+    assert real_photos.shadow_free_marked(everything, small_real, size=128) == 100.0
+    top = jax.jit(lambda x: {**identity(x), "mask": jnp.zeros_like(x[..., :1]).at[:, :40].set(1)})
+    # 128 × 96 at working size (480 / 640 of 128 rows = 96): rows 0-39 of 96 are marked
+    marked = real_photos.shadow_free_marked(top, small_real, size=128)
+    assert marked == pytest.approx(100 * 40 / 96, abs=1.0)
