@@ -174,9 +174,9 @@ def build_parser():
                               "correction is upsampled to full size); default: the model's "
                               "predict_size; 0: full resolution")
     predict.add_argument("--masks", metavar="DIR",
-                         help="a folder of shadow masks, one per image under its name (white = "
-                              "shadow): remove the shadow where the mask says instead of where "
-                              "the model's detector finds it")
+                         help="a folder of shadow masks, NAME_mask.* or NAME.* for each image NAME.* "
+                              "(white = shadow): remove the shadow where the mask says instead "
+                              "of where the model's detector finds it")
     predict.add_argument("--out", required=True, help="output folder (created)")
     predict.add_argument("--compare", action="store_true",
                          help="also write input | output | mask side by side")
