@@ -72,17 +72,29 @@ def removal_apply_fn(model, variables, mask_fn=None):
         mask = None
         inputs = images
         if mask_fn is not None:
-            mask = (mask_fn(images) >= MASK_THRESHOLD).astype(images.dtype)
+            mask = _binary(mask_fn(images))
             inputs = jnp.concatenate([images, mask], axis=-1)
         outputs = model.apply(variables, inputs, train=False)
-        free = outputs["shadow_free"]
         if "mask_logits" in outputs:
             mask = jax.nn.sigmoid(outputs["mask_logits"])
-        return {"shadow_free": free, "mask": mask,
-                "gain": outputs.get("gain", jnp.ones_like(free)),
-                "offset": outputs.get("offset", free - images[..., :3])}
+        return _removal_outputs(outputs, images[..., :3], mask)
 
     return apply_fn
+
+
+def _binary(mask):
+    """A mask in [0, 1] thresholded at MASK_THRESHOLD, as the binary masks a `data.mask_input`
+    model was trained on."""
+    return (mask >= MASK_THRESHOLD).astype(mask.dtype)
+
+
+def _removal_outputs(outputs, rgb, mask):
+    """The `apply_fn` dict of a removal model's `outputs` for `rgb`: where the model gives no
+    gain and offset, gain 1 and the residual as offset."""
+    free = outputs["shadow_free"]
+    return {"shadow_free": free, "mask": mask,
+            "gain": outputs.get("gain", jnp.ones_like(free)),
+            "offset": outputs.get("offset", free - rgb)}
 
 
 def takes_mask(config):
@@ -107,11 +119,8 @@ def mask_guided_apply_fn(trained, where="the model"):
         if joint:
             outputs = model.apply(variables, rgb, train=False, mask=mask)
         else:
-            binary = (mask >= MASK_THRESHOLD).astype(rgb.dtype)
-            outputs = model.apply(variables, jnp.concatenate([rgb, binary], -1), train=False)
-        free = outputs["shadow_free"]
-        return {"shadow_free": free, "mask": mask,
-                "gain": outputs.get("gain", jnp.ones_like(free)),
-                "offset": outputs.get("offset", free - rgb)}
+            outputs = model.apply(variables, jnp.concatenate([rgb, _binary(mask)], axis=-1),
+                                  train=False)
+        return _removal_outputs(outputs, rgb, mask)
 
     return apply_fn

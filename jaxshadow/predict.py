@@ -400,10 +400,10 @@ def predict_files(apply_fn, inputs, out_dir, *, compare=False, progress=True, ti
         check_tiling(tile, overlap)
     except ValueError as e:
         raise UserError(f"tile {tile}, overlap {overlap}: {e}") from e
-    out_dir = Path(out_dir)
-    _check_writable(out_dir)
     if mask_dir is not None and not Path(mask_dir).is_dir():
         raise UserError(f"{mask_dir}: the mask folder does not exist")
+    out_dir = Path(out_dir)
+    _check_writable(out_dir)
     files, problems = collect_inputs(inputs)
     names = output_names(files)
     _check_no_input_replaced(files, names, out_dir)
@@ -462,7 +462,6 @@ def read_mask_for(image_path, mask_dir, shape):
     never the image itself. DataError naming what is missing or does not match `shape`."""
     stem = Path(image_path).stem
     itself = os.path.realpath(image_path)
-    found = []
     for name in (f"{stem}_mask", stem):
         found = sorted(p for p in Path(mask_dir).glob(f"{glob.escape(name)}.*")
                        if p.is_file() and is_image_name(p.name) and p.stem == name
