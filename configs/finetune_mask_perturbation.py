@@ -7,12 +7,8 @@ recipe continues from a photos run's parameters with half of the training images
 remover a mask with false and missed regions added (`JointRemover.mask_perturbation`, see
 `jaxshadow.models.mask_perturbation`), the target still the true shadow-free photo, so the
 remover learns to correct where the image shows a shadow and to pass lit pixels through where
-the mask is wrong. Data, views, renderer and model are `configs/pretrain_photos.py`'s; the
-learning rate restarts lower (3e-4, 50 warmup steps, cosine) over 1,500 steps.
-
-Pass the run to continue (a workdir or export, e.g. the shipped
-`jaxshadow/pretrained/photos.msgpack`) as `--config.checkpoint.init_from=PATH`; left empty it
-trains from scratch for 1,500 steps only.
+the mask is wrong. Everything else, and how to pass the run to continue, is
+`configs/finetune_photos.py`'s.
 """
 
 from pathlib import Path
@@ -21,10 +17,6 @@ from jaxshadow import config as config_lib
 
 
 def get_config():
-    c = config_lib.load(Path(__file__).with_name("pretrain_photos.py"))
+    c = config_lib.load(Path(__file__).with_name("finetune_photos.py"))
     c.model.mask_perturbation = 0.5
-    c.steps = 1500
-    c.optimizer.learning_rate = 3e-4
-    c.optimizer.warmup_steps = 50
-    c.checkpoint.keep_latest = 7
     return c

@@ -14,10 +14,8 @@ without their normal, specular and gloss maps (README: "Training the shipped mod
         -x '*_nm.*' '*_sm.*' '*_gm.*'
 
 Everything else (views, crops, the renderer's "photo" preset, recolouring, dead leaves, the
-model) is `configs/pretrain_photos.py`'s; the learning rate restarts lower (3e-4, 50 warmup
-steps, cosine) over 1,500 steps. It continues a `configs/pretrain_photos.py` run: pass that
-run's workdir or export as `--config.checkpoint.init_from=PATH` (left empty, it would train
-from scratch for 1,500 steps only). Measured from the shipped model it is an ablation, not
+model), the continuation's schedule and how to pass the run to continue are
+`configs/finetune_photos.py`'s. Measured from the shipped model it is an ablation, not
 the shipped model: the README's table of real-photograph figures has its rows.
 """
 
@@ -30,12 +28,9 @@ TEXTURES = os.path.expanduser("~/data/ufoai-textures")
 
 
 def get_config():
-    c = config_lib.load(Path(__file__).with_name("pretrain_photos.py"))
+    c = config_lib.load(Path(__file__).with_name("finetune_photos.py"))
     wallpapers = c.data.source  # pretrain_photos's photos:FOLDERS
     c.data.source = "mixture"
     c.data.mixture = ((wallpapers, 0.5), (f"photos:{TEXTURES}", 0.5))
     c.data.mix_size = c.data.photo_size
-    c.steps = 1500
-    c.optimizer.learning_rate = 3e-4
-    c.optimizer.warmup_steps = 50
     return c

@@ -200,6 +200,8 @@ def defaults():
     c.data.tile = 96            # synthetic: tile size cut from the bundled photos
     c.data.shadows = "synshadow"  # rendered shadows: a preset of jaxshadow.data.synthetic.PRESETS
     c.data.shadow_free = 0.0    # rendered shadows: fraction of training images left without one
+    c.data.bright_shadows = 0.0  # rendered shadows: fraction cast on the brightest surfaces
+    c.data.mild_shadows = 0.0   # rendered shadows: fraction darkened mildly (sky-lit shadows)
     c.data.photo_size = 256     # photos: side of the square views cut from each photo
     c.data.photo_scales = (1.0, 2.0, 3.0)  # photos: shorter side = k * photo_size, each k
     c.data.cache_gb = 2.0       # photos: decoded photos kept in memory (least recently used)

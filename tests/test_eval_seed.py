@@ -43,3 +43,19 @@ def test_shadow_free_images_are_for_training_only():
     empty = train["mask"].reshape(32, -1).max(axis=1) == 0
     assert 6 <= empty.sum() <= 26, empty.sum()
     np.testing.assert_array_equal(train["shadow"][empty], train["shadow_free"][empty])
+
+
+def test_bright_and_mild_shadows_are_for_training_only():
+    """data.bright_shadows=1 and data.mild_shadows=1 change where and how dark the training
+    shadows are, never the test set every run is scored on."""
+    source = make_source(_demo_config().data)
+    config = _demo_config("--config.data.bright_shadows=1.0", "--config.data.mild_shadows=1.0")
+    test = _eval_batch(config, source)
+    plain = _eval_batch(_demo_config(), source)
+    for key in ("input", "mask"):
+        np.testing.assert_array_equal(test[key], plain[key], err_msg=key)
+    task, plain_task = make_task(config, source), make_task(_demo_config(), source)
+    batch = next(eval_batches(source, "train", batch_size=8))
+    train = jax.device_get(task.prepare(batch, jax.random.key(0), train=True))
+    plain_train = jax.device_get(plain_task.prepare(batch, jax.random.key(0), train=True))
+    assert not np.array_equal(train["input"], plain_train["input"])

@@ -5,6 +5,7 @@ config, 2 x 16 square images through ``jax.jit(jax.vmap(render))``, and 8 non-sq
 with a custom config (darkening on linear values, narrower coverage).
 """
 
+import dataclasses
 import functools
 
 import jax
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxshadow.data import synthetic
 from jaxshadow.data.synthetic import ShadowConfig, render
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -196,3 +198,74 @@ def test_rejects_bad_images():
         render(jax.random.key(0), np.zeros((1, 8, 8, 4), np.float32))
     with pytest.raises(ValueError):
         render(jax.random.key(0), np.zeros((8, 8, 3), np.float32))
+
+
+def _bright_patch_images(n, size=64):
+    """Dim smooth colour fields (values <= 0.45) with one bright square (0.92) covering 1/16 of
+    each image at a random place."""
+    rng = np.random.default_rng(11)
+    images = 0.45 * smooth_images(12, n, size, size)
+    side = size // 4
+    for image in images:
+        y, x = rng.integers(0, size - side, 2)
+        image[y:y + side, x:x + side] = 0.92
+    return jnp.asarray(images), images.max(axis=-1) > 0.9
+
+
+def test_bright_anchor_casts_shadows_on_the_brightest_surface():
+    """bright_anchor=1, quantile 0.95: each image's anchor is a pixel of its bright square (the
+    top 5 % of its luminance lies in it) and, for polygons, lies in the umbra (a gauge is 0 at the
+    centre); over every kind, at small coverages, much more of the square is shadowed than with
+    uniform placement; bright_anchor=0.5: the images that do not use the anchor are the ones
+    the plain config renders, bit for bit."""
+    images, bright = _bright_patch_images(48)
+    key = jax.random.key(9)
+    keys = jax.random.split(key, 48)
+    small = ShadowConfig(coverage=(0.05, 0.2), bright_anchor=1.0, bright_quantile=0.95)
+    points = np.stack([np.asarray(synthetic._bright_anchor(
+        synthetic._Draws(jax.random.fold_in(k, 1)), im, small)[0]) for k, im in zip(keys, images)])
+    cols, rows = (points * 64 - 0.5).round().astype(int).T
+    assert bright[np.arange(48), rows, cols].all()
+
+    polygons = dataclasses.replace(small, kind_weights=(1.0, 1.0, 0.0, 0.0),
+                                   extra_kind_prob=(0.0, 0.0, 0.0, 0.0))
+    _, mask = render(key, images, config=polygons)
+    assert (np.asarray(mask)[np.arange(48), rows, cols, 0] >= 0.5).all()
+
+    def shadowed_share(config):
+        _, mask = render(key, images, config=config)
+        mask = np.asarray(mask)[..., 0]
+        return (mask > 0.5)[bright].mean(), mask
+
+    uniform, _ = shadowed_share(dataclasses.replace(small, bright_anchor=0.0))
+    anchored, _ = shadowed_share(small)
+    assert anchored > 1.5 * uniform, (anchored, uniform)
+
+    _, plain_mask = shadowed_share(ShadowConfig())
+    _, half_mask = shadowed_share(ShadowConfig(bright_anchor=0.5, bright_quantile=0.9))
+    same = (half_mask == plain_mask).reshape(48, -1).all(axis=1)
+    assert 12 <= same.sum() <= 36, same.sum()
+    with pytest.raises(ValueError, match="bright_anchor"):
+        ShadowConfig(bright_anchor=1.5)
+
+
+def test_mild_shadows_keep_white_surfaces_bright_and_the_rest_as_they_were():
+    """mild=1 on white images: every umbra value of the green channel (no colour shift) lies
+    in mild_y2 = (0.6, 0.9), where the plain config darkens some below 0.45; mild=0.5: the
+    masks are the plain ones everywhere and about half the images are identical to them."""
+    images = jnp.ones((48, 32, 32, 3), jnp.float32)
+    key = jax.random.key(4)
+    plain, plain_mask = map(np.asarray, render(key, images))
+    mild, mild_mask = map(np.asarray, render(key, images, config=ShadowConfig(mild=1.0)))
+    np.testing.assert_array_equal(mild_mask, plain_mask)
+    umbra = plain_mask[..., 0] == 1.0
+    green = mild[..., 1][umbra]
+    assert green.min() >= 0.6 - 1e-5 and green.max() <= 0.9 + 1e-5, (green.min(), green.max())
+    assert plain[..., 1][umbra].min() < 0.45
+
+    half, half_mask = map(np.asarray, render(key, images, config=ShadowConfig(mild=0.5)))
+    np.testing.assert_array_equal(half_mask, plain_mask)
+    same = (half == plain).reshape(48, -1).all(axis=1)
+    assert 12 <= same.sum() <= 36, same.sum()
+    with pytest.raises(ValueError, match="mild_y2"):
+        ShadowConfig(mild_y2=(0.9, 0.6))

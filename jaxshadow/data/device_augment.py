@@ -226,11 +226,12 @@ def mix_dead_leaves(key, images, fraction, allowed=None):
 def eval_shadows(eval_seed, index, shadow_free, config):
     """Rendered evaluation shadows: example i of (N, H, W, 3) `shadow_free` gets the key
     fold_in(key(eval_seed), index[i]), so it has the same shadow whatever batch it is in, in
-    every run; every one has a shadow (`config.shadow_free` is for training), so the figures of
-    runs trained with and without shadow-free images compare. -> (shadow (N, H, W, 3), mask
+    every run; every one has a shadow and is placed and darkened as the preset places and
+    darkens them (`config.shadow_free`, `bright_anchor` and `mild` change what a run trains on),
+    so the figures of runs trained with and without them compare. -> (shadow (N, H, W, 3), mask
     (N, H, W, 1))."""
-    if config is not None and config.shadow_free:
-        config = dataclasses.replace(config, shadow_free=0.0)
+    if config is not None:
+        config = dataclasses.replace(config, shadow_free=0.0, bright_anchor=0.0, mild=0.0)
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(eval_seed), i))(index)
     return jax.vmap(lambda k, im: jax.tree.map(lambda a: a[0], render(k, im[None], config=config)))(
         keys, shadow_free)

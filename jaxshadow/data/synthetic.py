@@ -51,6 +51,23 @@
    learns that there always is one and marks the darkest material (asphalt, a dark wall) when
    there is not.
 
+5. **Shadows on the brightest surfaces, mild shadows** (``ShadowConfig.bright_anchor``,
+   ``ShadowConfig.mild``; 0 by default). With uniform placement a rendered shadow usually falls
+   on surfaces of middling brightness and leaves the brightest ones lit, so "darker than the
+   brightest surfaces in view" separates shadow from light on the training views almost as well
+   as "a darkening that continues a surface across an edge". On photographs it does not: a
+   shadow across a white sign stays among the brightest surfaces of the view and is missed,
+   while lit asphalt, shaded walls and dark foliage are darker than the sign and are marked.
+   For a ``bright_anchor`` fraction of the images the centre of the occluders (every kind but
+   thin structures) is a pixel drawn uniformly among the brightest ``1 - bright_quantile`` of
+   the image's luminance, so the shadow covers part of its brightest surface and the rest of
+   the view is lit. For a ``mild`` fraction, the darkening is drawn from ``mild_x1`` and
+   ``mild_y2`` (by default a white surface keeps sRGB 0.6-0.9 in the shadow): shadows lit
+   by a bright sky or by light reflected from nearby walls, as large shadows in open scenes
+   often are (SRD, ISTD scenes around buildings), so that faint shadows are not always "lit".
+   Both draw from a second PRNG stream (``fold_in(key, 1)``): with both at 0 every other draw,
+   and so every image, is what it was without them.
+
 Guarantees, per pixel and channel: where ``mask == 0`` the output is the input bit for bit
 (the sRGB round trip is not applied there), and everywhere ``shadowed <= images``.
 """
@@ -99,6 +116,11 @@ class ShadowConfig:
     extra_kind_prob: tuple[float, float, float, float] = (0.1, 0.1, 0.1, 0.3)  # added kinds
     darken_space: str = "srgb"  # where darken() is evaluated: "srgb" values or "linear" RGB
     shadow_free: float = 0.0  # fraction of images left as they are (mask 0, no shadow)
+    bright_anchor: float = 0.0  # fraction of images whose occluders sit on the brightest pixels
+    bright_quantile: float = 0.8  # ... those with a luminance above this quantile of the image
+    mild: float = 0.0  # fraction of images whose darkening is drawn from mild_x1 and mild_y2
+    mild_x1: tuple[float, float] = (0.0, 0.1)  # darkening of mild shadows: x-intercept
+    mild_y2: tuple[float, float] = (0.6, 0.9)  # ... and output for a white input
 
     def __post_init__(self):
         for field in dataclasses.fields(self):  # lists -> tuples: the config must hash
@@ -111,6 +133,8 @@ class ShadowConfig:
             "penumbra": self.penumbra,
             "x1": self.x1,
             "y2": self.y2,
+            "mild_x1": self.mild_x1,
+            "mild_y2": self.mild_y2,
         }
         for name, (lo, hi) in pairs.items():
             if not 0.0 <= lo <= hi <= 1.0:
@@ -121,8 +145,13 @@ class ShadowConfig:
         if not 0.0 <= self.shadow_free < 1.0:
             raise ValueError(f"ShadowConfig.shadow_free is a fraction in [0, 1), "
                              f"got {self.shadow_free}")
-        if self.x1[1] >= 1.0:
-            raise ValueError(f"ShadowConfig.x1 must stay below 1, got {self.x1}")
+        for name in ("bright_anchor", "bright_quantile", "mild"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"ShadowConfig.{name} is a fraction in [0, 1], "
+                                 f"got {getattr(self, name)}")
+        if self.x1[1] >= 1.0 or self.mild_x1[1] >= 1.0:
+            raise ValueError(f"ShadowConfig.x1 and mild_x1 must stay below 1, "
+                             f"got {self.x1}, {self.mild_x1}")
         if self.darken_space not in ("srgb", "linear"):
             raise ValueError(f"ShadowConfig.darken_space: 'srgb' or 'linear', not {self.darken_space!r}")
         if self.color_shift[1] < 0:
@@ -234,7 +263,10 @@ class _Draws:
 def _render_one(key, image, cfg):
     h, w, c = image.shape
     draws = _Draws(key)
-    hard, thinnest = _matte(draws, h, w, cfg)
+    # the second stream exists only for configs that use it (each PRNG call costs compile time)
+    extra = _Draws(jax.random.fold_in(key, 1)) if cfg.bright_anchor or cfg.mild else None
+    anchor = _bright_anchor(extra, image, cfg) if cfg.bright_anchor else None
+    hard, thinnest = _matte(draws, h, w, cfg, anchor)
 
     # penumbra width in pixels; no wider than the thinnest structure's half-width when thin
     # structures are alone, so that a pole's shadow keeps a core (mask > 0.5) of its own
@@ -249,10 +281,11 @@ def _render_one(key, image, cfg):
 
     x = jnp.clip(image, 0.0, 1.0)
     x_lin = srgb_to_linear(x)
+    mild = extra.bernoulli(cfg.mild) if cfg.mild else False
     if cfg.darken_space == "srgb":
-        dark_lin = srgb_to_linear(_darken(draws, x, cfg))
+        dark_lin = srgb_to_linear(_darken(draws, x, cfg, mild))
     else:
-        dark_lin = _darken(draws, x_lin, cfg)
+        dark_lin = _darken(draws, x_lin, cfg, mild)
     # drawn last, so that the other draws (and every image of a shadow_free=0 config) stay as
     # they were
     mask = jnp.where(draws.uniform() < cfg.shadow_free, 0.0, mask)
@@ -262,11 +295,14 @@ def _render_one(key, image, cfg):
     return out, mask
 
 
-def _darken(draws, x, cfg):
-    """SynShadow's affine darkening, ``min(clip(a (x - x1_c), 0, 1), x)`` per channel."""
-    x1 = draws.uniform(*cfg.x1)
-    y2_hi = jnp.maximum(cfg.y2[0], jnp.minimum(cfg.y2[1], 1.0 - x1))  # slope a <= 1
-    y2 = draws.uniform(cfg.y2[0], y2_hi)
+def _darken(draws, x, cfg, mild=False):
+    """SynShadow's affine darkening, ``min(clip(a (x - x1_c), 0, 1), x)`` per channel; ``x1``
+    and ``y2`` from ``cfg.mild_x1`` / ``cfg.mild_y2`` where ``mild`` (a traced bool)."""
+    x1_lo, x1_hi = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_x1, cfg.x1))
+    y2_lo, y2_top = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_y2, cfg.y2))
+    x1 = draws.uniform(x1_lo, x1_hi)
+    y2_hi = jnp.maximum(y2_lo, jnp.minimum(y2_top, 1.0 - x1))  # slope a <= 1
+    y2 = draws.uniform(y2_lo, y2_hi)
     a = y2 / (1.0 - x1)
     shift_r, shift_b = draws.normal(*cfg.color_shift, shape=(2,))
     if x.shape[-1] == 3:
@@ -279,9 +315,31 @@ def _darken(draws, x, cfg):
 # ----------------------------------------------------------------------------- the matte
 
 
-def _matte(draws, h, w, cfg):
+def _bright_anchor(draws, image, cfg):
+    """``(point, use)``: a pixel centre (x, y) in units of max(H, W), uniform among the pixels
+    whose luminance (Rec. 709 weights on the sRGB values) is at least its ``cfg.bright_quantile``
+    quantile over the image, and whether this image uses it (probability ``cfg.bright_anchor``)."""
+    h, w, c = image.shape
+    x = jnp.clip(image, 0.0, 1.0)
+    luma = x[..., 0] if c == 1 else 0.2126 * x[..., 0] + 0.7152 * x[..., 1] + 0.0722 * x[..., 2]
+    luma = luma.reshape(-1)
+    n = h * w
+    k = min(n, max(1, int(math.ceil(cfg.bright_quantile * n))))
+    bright = luma >= _kth_smallest(luma, k)  # at least n - k + 1 pixels
+    cdf = jnp.cumsum(bright.astype(jnp.int32))
+    target = jnp.floor(draws.uniform() * cdf[-1]).astype(jnp.int32)  # in [0, count)
+    index = jnp.minimum(jnp.sum(cdf <= target), n - 1)  # the (target + 1)-th bright pixel
+    size = max(h, w)
+    point = jnp.stack([(index % w).astype(jnp.float32) + 0.5,
+                       (index // w).astype(jnp.float32) + 0.5]) / size
+    return point, draws.bernoulli(cfg.bright_anchor)
+
+
+def _matte(draws, h, w, cfg, anchor=None):
     """Boolean (H, W) occluder matte with an exactly drawn coverage, and the half-width of its
-    thinnest part when it is made of thin structures only (else +inf), in units of max(H, W)."""
+    thinnest part when it is made of thin structures only (else +inf), in units of max(H, W).
+    ``anchor``: ``(point, use)`` of `_bright_anchor`, the centre of every shape but thin
+    structures where ``use``."""
     size = max(h, w)
     ys = (jnp.arange(h, dtype=jnp.float32) + 0.5) / size
     xs = (jnp.arange(w, dtype=jnp.float32) + 0.5) / size
@@ -292,7 +350,7 @@ def _matte(draws, h, w, cfg):
     extra = draws.bernoulli(jnp.asarray(cfg.extra_kind_prob, jnp.float32), shape=(4,))
     present = (jnp.arange(4) == primary) | extra  # (4,) bool, at least one
 
-    fields = [f(draws, p, extent) for f in (_convex_field, _star_field, _blob_field)]
+    fields = [f(draws, p, extent, anchor) for f in (_convex_field, _star_field, _blob_field)]
     thin, thin_width = _thin_field(draws, p, extent)
 
     main = jnp.min(jnp.stack([jnp.where(on, f, jnp.inf) for on, f in zip(present, fields)]), axis=0)
@@ -332,9 +390,13 @@ def _kth_smallest(x, k):
     return jax.lax.bitcast_convert_type(hi, jnp.float32)
 
 
-def _centre(draws, extent, margin):
-    """A point uniform in the image rectangle grown by ``margin`` on each side."""
-    return -margin + draws.uniform(shape=(2,)) * (extent + 2 * margin)
+def _centre(draws, extent, margin, anchor=None):
+    """A point uniform in the image rectangle grown by ``margin`` on each side, or the anchor's
+    point where it is used (the uniform is drawn either way: the later draws stay in place)."""
+    point = -margin + draws.uniform(shape=(2,)) * (extent + 2 * margin)
+    if anchor is None:
+        return point
+    return jnp.where(anchor[1], anchor[0], point)
 
 
 def _stretch(draws, q, shape=()):
@@ -349,10 +411,10 @@ def _stretch(draws, q, shape=()):
     return jnp.stack([u * e, v / e], axis=-1)
 
 
-def _convex_field(draws, p, extent):
+def _convex_field(draws, p, extent, anchor=None):
     """Gauge of a random convex polygon: max over its half-planes of (q . n_k) / d_k."""
     k_max = _MAX_HALFPLANES
-    q = _stretch(draws, p - _centre(draws, extent, 0.3))
+    q = _stretch(draws, p - _centre(draws, extent, 0.3, anchor))
     sides = draws.randint(3, k_max + 1)
     spacing = 2 * math.pi / sides
     # jitter < 0.2 spacing keeps every gap between normals below pi: the polygon is bounded
@@ -369,11 +431,11 @@ def _cross(a, b):
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
-def _star_field(draws, p, extent):
+def _star_field(draws, p, extent, anchor=None):
     """Gauge of a random star-shaped polygon: in the angular sector of edge (v_k, v_k+1),
     ``cross(e, q) / cross(e, v_k)`` with ``e = v_k+1 - v_k`` (1 on the edge, 0 at the centre)."""
     n = _STAR_VERTICES
-    q = _stretch(draws, p - _centre(draws, extent, 0.15))
+    q = _stretch(draws, p - _centre(draws, extent, 0.15, anchor))
     spacing = 2 * math.pi / n
     alpha = spacing * (jnp.arange(n, dtype=jnp.float32) + draws.uniform(-0.4, 0.4, (n,)))
     alpha = alpha + draws.uniform(0, 2 * math.pi)
@@ -388,10 +450,10 @@ def _star_field(draws, p, extent):
     return jnp.maximum(_cross(e, q) / _cross(e, va), 0.0)
 
 
-def _blob_field(draws, p, extent):
+def _blob_field(draws, p, extent, anchor=None):
     """sqrt(-2 log F), F a sum of weighted anisotropic Gaussians (a distance in their sigmas)."""
     m = _BLOB_GAUSSIANS
-    centre = _centre(draws, extent, 0.1)
+    centre = _centre(draws, extent, 0.1, anchor)
     radius = draws.uniform(0.1, 0.3)
     mus = centre + radius * 0.8 * draws.normal(shape=(m, 2))
     sig = radius * draws.uniform(0.25, 0.7, (m,))

@@ -22,8 +22,11 @@ def _check_dead_leaves(config, rendered):
 
 
 def _shadow_config(data):
-    """The renderer's preset `data.shadows` with `data.shadow_free`."""
-    return dataclasses.replace(PRESETS[data.shadows], shadow_free=float(data.shadow_free))
+    """The renderer's preset `data.shadows` with `data.shadow_free`, `data.bright_shadows`
+    (its `bright_anchor`) and `data.mild_shadows` (its `mild`)."""
+    return dataclasses.replace(PRESETS[data.shadows], shadow_free=float(data.shadow_free),
+                               bright_anchor=float(data.bright_shadows),
+                               mild=float(data.mild_shadows))
 
 
 def make_task(config, source):
