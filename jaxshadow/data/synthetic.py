@@ -298,8 +298,10 @@ def _render_one(key, image, cfg):
 def _darken(draws, x, cfg, mild=False):
     """SynShadow's affine darkening, ``min(clip(a (x - x1_c), 0, 1), x)`` per channel; ``x1``
     and ``y2`` from ``cfg.mild_x1`` / ``cfg.mild_y2`` where ``mild`` (a traced bool)."""
-    x1_lo, x1_hi = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_x1, cfg.x1))
-    y2_lo, y2_top = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_y2, cfg.y2))
+    (x1_lo, x1_hi), (y2_lo, y2_top) = cfg.x1, cfg.y2
+    if cfg.mild:  # else the plain Python ranges: the same float32 values as without `mild`
+        x1_lo, x1_hi = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_x1, cfg.x1))
+        y2_lo, y2_top = (jnp.where(mild, m, r) for m, r in zip(cfg.mild_y2, cfg.y2))
     x1 = draws.uniform(x1_lo, x1_hi)
     y2_hi = jnp.maximum(y2_lo, jnp.minimum(y2_top, 1.0 - x1))  # slope a <= 1
     y2 = draws.uniform(y2_lo, y2_hi)
