@@ -21,7 +21,7 @@ def available():
 def _tf():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     from jaxshadow.data.tf_setup import import_tensorflow
-    return import_tensorflow()
+    return import_tensorflow(computes=True)
 
 
 def version():

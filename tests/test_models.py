@@ -80,7 +80,7 @@ def _keras_model(name):
 @pytest.mark.parametrize("name", ["cnn_tiny", "cnn_small"])
 def test_same_logits_as_keras(name):
     from jaxshadow.data.tf_setup import import_tensorflow
-    import_tensorflow()
+    import_tensorflow(computes=True)
     keras_model = _keras_model(name)
     model, variables = _params(name)
     params = variables["params"]

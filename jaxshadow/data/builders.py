@@ -18,12 +18,11 @@ accelerator's memory from JAX.
 from __future__ import annotations
 
 import inspect
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from jaxshadow.data.tf_setup import import_tensorflow
 
 try:
-    import tensorflow as tf
+    tf = import_tensorflow()
     import tensorflow_datasets as tfds
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -39,11 +38,6 @@ import numpy as np
 from jaxshadow.data.examples import load_example
 from jaxshadow.data.layouts import list_detection, list_source
 from jaxshadow.errors import DataError
-
-try:
-    tf.config.set_visible_devices([], "GPU")
-except (RuntimeError, ValueError):  # TensorFlow already initialised its devices: leave them
-    pass
 
 _REMOVAL_FEATURES = {
     "id": tfds.features.Text(),

@@ -22,8 +22,9 @@ def load_tfds(name, data_dir=""):
 
     try:
         builder = tfds.builder(name, data_dir=data_dir or None)
-    except Exception as e:
-        raise UserError(f"unknown tfds dataset '{name}': {e}") from e
+    except Exception as e:  # tfds appends its whole catalogue: keep the first line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"unknown tfds dataset '{name}': {first}") from e
     if not builder.is_prepared():
         raise UserError(
             f"tfds dataset '{name}' is not prepared in {builder.data_dir_root}; prepare it once "
