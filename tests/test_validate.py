@@ -36,6 +36,17 @@ def test_every_recipe_passes_with_this_machines_devices():
     ({"eval_batch_size": -8}, "'eval_batch_size' must be 0 or a positive integer"),
     ({"optimizer.ema_decay": 1.0}, r"'optimizer.ema_decay' must be in \[0, 1\)"),
     ({"task": "detection"}, "task 'detection' trains model 'shadow_detector'"),
+    ({"task": "segmentation"}, "'task' must be one of"),
+    ({"dtype": "float16"}, "'dtype' must be one of"),
+    ({"steps": 0}, "'steps' must be a positive integer, got 0"),
+    ({"checkpoint.init_from": "/no/such/run"},
+     r"'checkpoint.init_from': /no/such/run not found \(a workdir or a file written by"),
+    ({"optimizer.name": "lamb"}, "'optimizer.name' must be one of"),
+    ({"optimizer.schedule": "step"}, "'optimizer.schedule' must be one of"),
+    ({"optimizer.learning_rate": 0.0}, "'optimizer.learning_rate' must be > 0, got 0.0"),
+    ({"optimizer.accumulate_steps": 0}, "'optimizer.accumulate_steps' must be >= 1"),
+    ({"data.max_in_memory_gb": -1.0}, "'data.max_in_memory_gb' must be >= 0, got -1.0"),
+    ({"data.workers": -1}, "'data.workers' must be >= 0, got -1"),
 ])
 def test_config_only_checks_run_at_resolve(overrides, message):
     with pytest.raises(UserError, match=message):
