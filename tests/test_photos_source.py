@@ -154,3 +154,28 @@ def test_data_check_lists_every_bad_photo_and_fails(tmp_path, capsys):
     (tmp_path / "tiny.png").unlink()
     assert cli.main(["data", "check", f"photos:{tmp_path}"]) == 0
     assert "160x120: 2" in capsys.readouterr().out
+
+
+def test_a_folder_over_the_memory_budget_is_streamed_from_a_prepared_copy(tmp_path, capsys):
+    from jaxshadow.data.prepared_source import PreparedSource
+
+    _folder(tmp_path / "photos", count=4)
+    config = digits_config()
+    config.data.source = f"photos:{tmp_path / 'photos'}"
+    config.data.photo_size = 64
+    config.data.photo_scales = (1.0, 2.0)
+    config.data.prepared_dir = str(tmp_path / "cache")
+    in_memory = make_source(config.data)
+    config.data.max_in_memory_gb = 1e-6
+    prepared = make_source(config.data)
+    assert isinstance(prepared, PreparedSource)
+    assert "streaming it from prepared shards" in capsys.readouterr().err
+    assert prepared.renders_shadows and prepared.task == "removal"
+    for split in ("train", "test"):
+        assert prepared.num_examples(split) == in_memory.num_examples(split)
+        assert prepared.element_spec(split) == in_memory.element_spec(split)
+        for i in range(in_memory.num_examples(split)):
+            want, got = in_memory.read(split, i), prepared.read(split, i)
+            assert want.keys() == got.keys()
+            for k in want:
+                np.testing.assert_array_equal(got[k], want[k])
