@@ -99,20 +99,12 @@ def test_an_unknown_name_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("reader", ["numpy", "tf"])
 def test_a_classifier_trains_on_it_through_the_config(prepared, tmp_path, reader):
-    from jaxshadow import config as config_lib
     from jaxshadow.train.loop import train
+    from tests.helpers import digits_config
 
-    config = config_lib.defaults()
-    config.model.name = "cnn_tiny"
-    config.data.source = "tfds:jaxshadow_test_bars"
-    config.data.tfds_data_dir = prepared
-    config.data.reader = reader
-    config.steps = 60
-    config.batch_size = 32
-    config.log_every = 20
-    config.eval_every = 60
-    config.checkpoint_every = 60
-    config.optimizer.name = "adam"
-    config.optimizer.learning_rate = 3e-3
-    metrics = train(config_lib.validate(config), str(tmp_path / f"run_{reader}"))
+    config = digits_config(**{
+        "model.name": "cnn_tiny", "data.source": "tfds:jaxshadow_test_bars",
+        "data.tfds_data_dir": prepared, "data.reader": reader, "steps": 60, "log_every": 20,
+        "eval_every": 60, "checkpoint_every": 60, "optimizer.learning_rate": 3e-3})
+    metrics = train(config, str(tmp_path / f"run_{reader}"))
     assert metrics["eval_accuracy"] >= 0.9  # chance is 1/3
