@@ -24,7 +24,7 @@ kept for the backward pass):
 
     P[n, h, w, (i, j, c)] = x_padded[n, h + i, w + j, c]        (N, Ho, Wo, kh·kw·Cin)
     y = P @ K.reshape(kh·kw·Cin, Cout)
-    dK = Pᵀ @ dy,   dx = col2im(dy @ Kᵀ)                       (col2im: sum of shifted slices)
+    dK = Pᵀ @ dy,   dx = crop(Σ_{i, j} shift_(i, j)(dy @ K[i, j]ᵀ))   (col2im of dy @ Kᵀ, per tap)
 
 XLA:CPU runs these as large matrix products, 1.5–3× faster than its convolutions on small
 images (cnn_small's 13² convolution forward: 3× in a training step). With one input channel
@@ -218,14 +218,6 @@ def _patches(x, kh, kw):
     return p.reshape(n, h - kh + 1, w - kw + 1, kh * kw * c)
 
 
-def _sliced_patches(x, kh, kw):
-    """`_patches` as a concatenation of kh·kw shifted slices: the same linear map, whose
-    transpose (col2im, a sum of shifted and padded slices) is the input gradient."""
-    ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-    return jnp.concatenate([x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)],
-                           -1)
-
-
 def _pad_hw(x, pads):
     """x (N, H, W, C) padded with zeros by pads ((lo, hi), (lo, hi)); negative entries crop."""
     return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0),
@@ -257,7 +249,7 @@ def _conv_fwd(x, kernel, pads):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_im2col(x, kernel, pads):
     """y = P @ K.reshape(kh·kw·Cin, Cout), P = `_patches`(pad(x)), kept for the backward pass:
-    dK = Pᵀ @ dy, dx = col2im(dy @ Kᵀ)."""
+    dK = Pᵀ @ dy, dx = `_col2im_taps`(dy, K)."""
     return _im2col_fwd(x, kernel, pads)[0]
 
 
@@ -270,14 +262,27 @@ def _im2col_fwd(x, kernel, pads):
 def _im2col_bwd(pads, residuals, dy):
     p, kernel = residuals
     kh, kw, cin, cout = kernel.shape
-    n, ho, wo, _ = p.shape
-    x = jax.ShapeDtypeStruct((n, ho + kh - 1 - sum(pads[0]), wo + kw - 1 - sum(pads[1]), cin),
-                             p.dtype)
     dk = lax.dot_general(p.reshape(-1, kh * kw * cin), dy.reshape(-1, cout),
                          (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
-    dp = jnp.dot(dy, kernel.reshape(kh * kw * cin, cout).T)
-    col2im = jax.linear_transpose(lambda x: _sliced_patches(_pad_hw(x, pads), kh, kw), x)
-    return col2im(dp.astype(x.dtype))[0], dk.reshape(kernel.shape).astype(kernel.dtype)
+    dx = _col2im_taps(dy, kernel, pads).astype(p.dtype)
+    return dx, dk.reshape(kernel.shape).astype(kernel.dtype)
+
+
+def _col2im_taps(dy, kernel, pads):
+    """col2im(dy @ Kᵀ) without the (N·Ho·Wo, kh·kw·Cin) matrix dy @ Kᵀ: one product per tap,
+    each added into the padded input grid at its offset, then the padding cropped:
+
+        dx_padded[:, i:i + Ho, j:j + Wo] += dy @ kernel[i, j]ᵀ,   dx = crop(dx_padded, pads)
+
+    dy (N, Ho, Wo, Cout), kernel (kh, kw, Cin, Cout) -> dx (N, H, W, Cin), accumulated and
+    returned in float32. Against the one wide product and col2im on XLA:CPU (AMD Zen 3,
+    alternating in one process): cnn_small's step 5 % faster in float32 and 40 % in bfloat16,
+    the joint model's 4–5 %, the unet's unchanged."""
+    kh, kw = kernel.shape[:2]
+    dx = sum(_pad_hw(jnp.dot(dy, kernel[i, j].T, preferred_element_type=jnp.float32),
+                     ((i, kh - 1 - i), (j, kw - 1 - j)))
+             for i in range(kh) for j in range(kw))
+    return _pad_hw(dx, ((-pads[0][0], -pads[0][1]), (-pads[1][0], -pads[1][1])))
 
 
 _conv_im2col.defvjp(_im2col_fwd, _im2col_bwd)
