@@ -166,7 +166,7 @@ def markdown(result):
     ok = lambda flag: "met" if flag else "NOT met"
     lines += [
         "",
-        f"ISTD {ISTD_SCENE} (ISTD+ ground truth): shadow LAB {drop:+.1f} % below the input "
+        f"ISTD {ISTD_SCENE} (ISTD+ ground truth): shadow LAB {drop:.1f} % below the input "
         f"(target >= 30 %: {ok(drop >= 30.0)}); non-shadow "
         f"{model['lab_non_shadow'] - inp['lab_non_shadow']:+.2f} vs the input "
         f"(target <= +1.0: {ok(model['lab_non_shadow'] - inp['lab_non_shadow'] <= 1.0)})",

@@ -95,14 +95,16 @@ def test_large_image_kernel_gradient_in_chunks_equals_lax(monkeypatch, chunk_pix
         np.testing.assert_allclose(g, g_ref, atol=1e-4 * float(jnp.abs(g_ref).max()))
 
 
-@pytest.mark.parametrize("size", [48, 12])  # shifted-view kernel gradient; im2col
-def test_gradients_in_bfloat16_accumulate_in_float32(size):
+# shifted-view kernel gradient; im2col; the plain convolution (small, same size)
+@pytest.mark.parametrize("size,padding", [(48, "SAME"), (12, "VALID"), (12, "SAME")])
+def test_gradients_in_bfloat16_accumulate_in_float32(size, padding):
     kx, kk, kd = jax.random.split(jax.random.key(2), 3)
     x = jax.random.normal(kx, (2, size, size, 16))
     kernel = jax.random.normal(kk, (3, 3, 16, 8)) / 12.0
-    dy = jax.random.normal(kd, (2, size, size, 8))
+    out = size if padding == "SAME" else size - 2
+    dy = jax.random.normal(kd, (2, out, out, 8))
     grads = lambda conv, dtype: jax.vjp(
-        lambda x, k: conv(x, k, (1, 1), "SAME", dimension_numbers=DN),
+        lambda x, k: conv(x, k, (1, 1), padding, dimension_numbers=DN),
         x.astype(dtype), kernel.astype(dtype))[1](dy.astype(dtype))
     g = jax.jit(lambda: grads(layers.conv_general_dilated, jnp.bfloat16))()
     g_ref = grads(lax.conv_general_dilated, jnp.float32)
@@ -124,6 +126,39 @@ def test_one_channel_small_images_compute_the_forward_pass_without_a_product():
         return str(jaxpr).count("dot_general")
 
     assert forward_products(1) == 0 and forward_products(2) >= 1
+
+
+def test_small_same_size_convolutions_stay_lax_and_smaller_outputs_take_im2col():
+    """A small image whose output keeps the input's size is the plain lax convolution (no
+    custom gradient); a VALID one of the same shape is the im2col form."""
+    x = jnp.zeros((2, 16, 16, 8))
+    k = jnp.zeros((3, 3, 8, 4))
+    jaxpr = lambda padding: str(jax.make_jaxpr(lambda x, k: layers.conv_general_dilated(
+        x, k, (1, 1), padding, dimension_numbers=DN, form="matmul"))(x, k))
+    assert "custom_vjp" not in jaxpr("SAME") and "conv_general_dilated" in jaxpr("SAME")
+    assert "custom_vjp" in jaxpr("VALID")
+    assert "custom_vjp" in jaxpr(((1, 0), (1, 1)))  # 15 × 16 output: smaller than the input
+
+
+def test_small_same_size_input_gradients_compile_to_ynnpack_and_valid_ones_do_not():
+    """Why they stay lax: XLA:CPU gives the input gradient of a same-size convolution to YNNPACK,
+    and that of a VALID one (a convolution whose output is larger than its input) elsewhere."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("XLA:CPU only: other backends compute the plain lax convolution")
+    x = jnp.ones((8, 13, 13, 32))
+    kernel = jnp.ones((3, 3, 32, 64))
+
+    def input_gradient_hlo(pads):
+        dx = jax.grad(lambda x: jnp.sum(layers._lax_conv(x, kernel, pads) ** 2))
+        return jax.jit(dx).lower(x).compile().as_text()
+
+    forward = jax.jit(layers._lax_conv, static_argnums=2).lower(x, kernel, ((1, 1), (1, 1)))
+    if "__ynn_fusion" not in forward.compile().as_text():
+        pytest.skip("this jaxlib does not give float32 convolutions to YNNPACK")
+    same, valid = input_gradient_hlo(((1, 1), (1, 1))), input_gradient_hlo(((0, 0), (0, 0)))
+    ynn_inputs = lambda hlo: [line for line in hlo.splitlines() if "__ynn_fusion" in line
+                              and "transpose(jvp" in line]
+    assert ynn_inputs(same) and not ynn_inputs(valid)
 
 
 def test_conv_other_cases_go_to_lax():
