@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared accelerator check: environment, the TensorFlow-free install, a test subset on the
 # accelerator, the convolution and training-step benchmarks, and a short demo run. Everything
-# it measures lands in $OUT (benchmarks/results/ takes the JSON and Markdown afterwards).
+# it measures lands in $OUT/gpu_check.tar.gz, its summary and Markdown tables also beside it
+# (benchmarks/results/ takes the JSON and Markdown afterwards).
 #
 #   on the GPU machine (jax there, no TensorFlow; wheels for what its image lacks in .whl/):
 #       bash benchmarks/gpu_check.sh
@@ -43,9 +44,13 @@ step "the core install imports without TensorFlow"
     2>&1 | tee -a "$OUT/summary.txt"
 
 step "tests on the accelerator (TensorFlow-free subset)"
-"$PY" -m pytest -q -p no:cacheprovider tests/test_metrics.py tests/test_precision.py \
+"$PY" -m pytest -p no:cacheprovider tests/test_metrics.py tests/test_precision.py \
     tests/test_color.py tests/test_layers.py tests/test_unet.py tests/test_synthetic.py \
-    tests/test_mixed_precision.py tests/test_pretrained.py 2>&1 | tail -n 30 | tee "$OUT/tests.txt"
+    tests/test_mixed_precision.py tests/test_pretrained.py > "$OUT/tests_full.txt" 2>&1
+echo "pytest exit status $?" >> "$OUT/tests_full.txt"
+tail -n 30 "$OUT/tests_full.txt" | tee "$OUT/tests.txt"
+grep -E "passed|failed|exit status" "$OUT/tests_full.txt" | tail -n 2 >> "$OUT/summary.txt"
+rm "$OUT/tests_full.txt"
 
 step "benchmarks: convolutions and training steps"
 "$PY" -m benchmarks conv $QUICK --json "$OUT/conv.json" 2>&1 | tee "$OUT/conv.md"
@@ -65,3 +70,6 @@ step "unet ${size}², batch $batch, float32 and bfloat16, against PyTorch (eager
 "$PY" -m benchmarks train --model unet --image-size "$size" --batch-size "$batch" --dtype both \
     --peers --json "$OUT/train_unet_peers.json" 2>&1 | tee "$OUT/train_unet_peers.md"
 step "done"
+# everything in one archive, the summary and the Markdown tables beside it (five files in all)
+(cd "$OUT" && tar -czf gpu_check.tar.gz --exclude=gpu_check.tar.gz ./* && rm -f ./*.json env.txt \
+    tests.txt demo.txt)
