@@ -282,8 +282,7 @@ def _col2im_taps(dy, kernel, pads):
 
     dy (N, Ho, Wo, Cout), kernel (kh, kw, Cin, Cout) -> dx (N, H, W, Cin), accumulated and
     returned in float32. Against the one wide product and col2im on XLA:CPU (AMD Zen 3,
-    alternating in one process): cnn_small's step 5 % faster in float32 and 40 % in bfloat16,
-    the joint model's 4–5 %, the unet's unchanged."""
+    alternating in one process): cnn_small's step 5 % faster in float32 and 40 % in bfloat16."""
     kh, kw = kernel.shape[:2]
     dx = sum(_pad_hw(jnp.dot(dy, kernel[i, j].T, preferred_element_type=jnp.float32),
                      ((i, kh - 1 - i), (j, kw - 1 - j)))
