@@ -27,6 +27,7 @@ about checkpoints.
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -34,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
@@ -78,28 +81,28 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
       `(shadow_free, mask)`: uint8 (H, W, 3) and uint8 (H, W) in 0..255, or None where the
       model gives no mask. Values are clipped to [0, 1] and rounded to the nearest level.
     """
-    x = _as_float_image(image)
-    rgb = x
-    if mask is not None:
-        x = np.concatenate([x, _as_float_mask(mask, x.shape[:2])], axis=-1)
+    image = _rgb_image(image)
     tile = check_tiling(tile, overlap, multiple, batch)
     if size < 0:
         raise ValueError(f"size must be >= 0, got {size}")
-    height, width = x.shape[:2]
+    height, width = image.shape[:2]
+    given = None if mask is None else _as_float_mask(mask, (height, width))
     if size and max(height, width) > size:
-        small = resize_image(x, working_shape(height, width, size), antialias=True)
+        shape = working_shape(height, width, size)
+        small = shrink_image(image, shape)
+        if given is not None:
+            small = jnp.concatenate([small, shrink_image(given, shape)], axis=-1)
         side = _round_up(size, multiple)  # one canvas for every aspect: one compilation
-        out = _full_outputs(apply_fn, small, tile, overlap, multiple, batch, CORRECTION,
-                            canvas=(side, side) if side <= tile else None)
-        gain = resize_image(out["gain"], (height, width))
-        offset = resize_image(out["offset"], (height, width))
-        free = rgb * gain + offset
-        mask = None if out["mask"] is None else resize_image(out["mask"][..., None],
-                                                             (height, width))[..., 0]
+        out = _full_outputs(apply_fn, np.asarray(small), tile, overlap, multiple, batch,
+                            CORRECTION, canvas=(side, side) if side <= tile else None)
+        free, mask = apply_correction(image, out["gain"], out["offset"], out["mask"])
     else:
+        x = np.asarray(_to_float(image))
+        if given is not None:
+            x = np.concatenate([x, given], axis=-1)
         out = _full_outputs(apply_fn, x, tile, overlap, multiple, batch, ("shadow_free",))
-        free, mask = out["shadow_free"], out["mask"]
-    return _to_uint8(free), None if mask is None else _to_uint8(mask)
+        free, mask = _to_uint8(out["shadow_free"]), _to_uint8(out["mask"])
+    return np.asarray(free), None if mask is None else np.asarray(mask)
 
 
 def working_shape(height, width, size):
@@ -108,16 +111,31 @@ def working_shape(height, width, size):
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize_image(x, shape, *, antialias=False):
-    """(H, W, C) float32 -> (shape[0], shape[1], C): bilinear (`jax.image.resize`, half-pixel
-    centres); with `antialias`, the kernel widens when shrinking (no aliasing)."""
-    import jax
+@functools.partial(jax.jit, static_argnums=1)
+def shrink_image(image, shape):
+    """(H, W, C) uint8 (0..255) or float -> float32 (shape[0], shape[1], C): bilinear
+    (`jax.image.resize`, half-pixel centres), the kernel widened to the scale (no aliasing)."""
+    x = _to_float(image)
+    return jax.image.resize(x, (*shape, x.shape[2]), "linear", antialias=True)
 
-    x = np.asarray(x, np.float32)
-    if x.shape[:2] == tuple(shape):
-        return x
-    out = jax.image.resize(x, (*shape, x.shape[2]), "linear", antialias=antialias)
-    return np.asarray(out, np.float32)
+
+@jax.jit
+def apply_correction(image, gain, offset, mask):
+    """A working-resolution correction applied to the full-resolution image, in one pass.
+
+    image (H, W, 3) uint8 (0..255) or float in [0, 1]; gain, offset (h, w, 3); mask (h, w) or
+    None -> uint8 (H, W, 3) levels of `image · gain↑ + offset↑` and uint8 (H, W) levels of
+    `mask↑` (or None), ↑ the bilinear upsampling to (H, W) (`jax.image.resize`, half-pixel
+    centres). Compiled once per image shape; nothing full-size is kept in float32 between
+    steps, so a 27-megapixel photo costs its uint8 input and outputs.
+    """
+    height, width = image.shape[:2]
+
+    def up(a):
+        return jax.image.resize(a, (height, width, *a.shape[2:]), "linear")
+
+    free = _to_float(image) * up(gain) + up(offset)
+    return _to_uint8(free), None if mask is None else _to_uint8(up(mask))
 
 
 def _full_outputs(apply_fn, x, tile, overlap, multiple, batch, keys, canvas=None):
@@ -250,17 +268,23 @@ def _outputs(out, inputs, keys):
     return result
 
 
-def _as_float_image(image):
+def _rgb_image(image):
+    """image as an (H, W, 3) uint8 or float array (grayscale (H, W) repeated to RGB);
+    ValueError for any other shape or dtype."""
     a = np.asarray(image)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
         raise ValueError(f"expected an (H, W, 3) image, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if np.issubdtype(a.dtype, np.floating):
-        return a.astype(np.float32)
-    raise ValueError(f"expected a uint8 or float image, got {a.dtype}")
+    if a.dtype != np.uint8 and not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"expected a uint8 or float image, got {a.dtype}")
+    return a
+
+
+def _to_float(image):
+    """uint8 levels / 255, or float values, as float32."""
+    x = jnp.asarray(image)
+    return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)
 
 
 def _as_float_mask(mask, shape):
@@ -272,8 +296,7 @@ def _as_float_mask(mask, shape):
     if m.shape != tuple(shape):
         raise ValueError(f"the mask is {m.shape[1]}×{m.shape[0]} pixels but the image is "
                          f"{shape[1]}×{shape[0]}")
-    m = m.astype(np.float32) / 255.0 if m.dtype == np.uint8 else m.astype(np.float32)
-    return np.clip(m, 0.0, 1.0)[..., None]
+    return np.asarray(jnp.clip(_to_float(m), 0.0, 1.0))[..., None]
 
 
 def pad_to(x, height, width):
@@ -293,7 +316,10 @@ def _round_up(n, multiple):
 
 
 def _to_uint8(values):
-    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """Values in [0, 1] (clipped) as the nearest of 256 levels, uint8; None stays None."""
+    if values is None:
+        return None
+    return jnp.rint(jnp.clip(values, 0.0, 1.0) * 255.0).astype(jnp.uint8)
 
 
 def side_by_side(images):

@@ -427,3 +427,26 @@ def test_working_resolution_one_shape_for_every_aspect():
     for h, w in ((300, 500), (500, 300), (257, 1000), (400, 400)):
         predict.remove_shadows(calls, _image(h, w), size=96)
     assert set(calls.shapes) == {(1, 96, 96, 3)}
+
+
+def test_working_resolution_takes_float_and_grayscale_images_as_uint8_ones():
+    img = _image(300, 500, seed=6)
+    free, mask = predict.remove_shadows(smooth_affine, img, size=128)
+    free_f, mask_f = predict.remove_shadows(smooth_affine, img.astype(np.float64) / 255.0,
+                                            size=128)
+    assert np.abs(free.astype(int) - free_f).max() <= 1
+    assert np.abs(mask.astype(int) - mask_f).max() <= 1
+    gray = img[..., 1]
+    free_g, _ = predict.remove_shadows(smooth_affine, gray, size=128)
+    free_rgb, _ = predict.remove_shadows(smooth_affine, np.repeat(gray[..., None], 3, axis=2),
+                                         size=128)
+    np.testing.assert_array_equal(free_g, free_rgb)
+
+
+def test_working_resolution_without_a_model_mask():
+    def no_mask(x):
+        return {k: v for k, v in smooth_affine(x).items() if k != "mask"}
+    img = _image(300, 500, seed=7)
+    free, mask = predict.remove_shadows(no_mask, img, size=128)
+    assert mask is None
+    np.testing.assert_array_equal(free, predict.remove_shadows(smooth_affine, img, size=128)[0])
