@@ -89,15 +89,15 @@ def remove_shadows(apply_fn, image, *, tile: int = 512, overlap: int = 64, multi
     given = None if mask is None else _as_float_mask(mask, (height, width))
     if size and max(height, width) > size:
         shape = working_shape(height, width, size)
-        small = shrink_image(image, shape)
+        small = np.asarray(shrink_image(image, shape))
         if given is not None:
-            small = jnp.concatenate([small, shrink_image(given, shape)], axis=-1)
+            small = np.concatenate([small, np.asarray(shrink_image(given, shape))], axis=-1)
         side = _round_up(size, multiple)  # one canvas for every aspect: one compilation
-        out = _full_outputs(apply_fn, np.asarray(small), tile, overlap, multiple, batch,
-                            CORRECTION, canvas=(side, side) if side <= tile else None)
+        out = _full_outputs(apply_fn, small, tile, overlap, multiple, batch, CORRECTION,
+                            canvas=(side, side) if side <= tile else None)
         free, mask = apply_correction(image, out["gain"], out["offset"], out["mask"])
     else:
-        x = np.asarray(_to_float(image))
+        x = _to_float(image)
         if given is not None:
             x = np.concatenate([x, given], axis=-1)
         out = _full_outputs(apply_fn, x, tile, overlap, multiple, batch, ("shadow_free",))
@@ -115,7 +115,7 @@ def working_shape(height, width, size):
 def shrink_image(image, shape):
     """(H, W, C) uint8 (0..255) or float -> float32 (shape[0], shape[1], C): bilinear
     (`jax.image.resize`, half-pixel centres), the kernel widened to the scale (no aliasing)."""
-    x = _to_float(image)
+    x = _to_float(image, jnp)
     return jax.image.resize(x, (*shape, x.shape[2]), "linear", antialias=True)
 
 
@@ -134,8 +134,8 @@ def apply_correction(image, gain, offset, mask):
     def up(a):
         return jax.image.resize(a, (height, width, *a.shape[2:]), "linear")
 
-    free = _to_float(image) * up(gain) + up(offset)
-    return _to_uint8(free), None if mask is None else _to_uint8(up(mask))
+    free = _to_float(image, jnp) * up(gain) + up(offset)
+    return _to_uint8(free, jnp), None if mask is None else _to_uint8(up(mask), jnp)
 
 
 def _full_outputs(apply_fn, x, tile, overlap, multiple, batch, keys, canvas=None):
@@ -281,10 +281,11 @@ def _rgb_image(image):
     return a
 
 
-def _to_float(image):
-    """uint8 levels / 255, or float values, as float32."""
-    x = jnp.asarray(image)
-    return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)
+def _to_float(image, xp=np):
+    """uint8 levels / 255, or float values, as float32; xp: np (eager, no compilation per
+    shape) or jnp (inside a jitted function)."""
+    return (image.astype(xp.float32) / 255.0 if image.dtype == xp.uint8
+            else image.astype(xp.float32))
 
 
 def _as_float_mask(mask, shape):
@@ -296,7 +297,7 @@ def _as_float_mask(mask, shape):
     if m.shape != tuple(shape):
         raise ValueError(f"the mask is {m.shape[1]}×{m.shape[0]} pixels but the image is "
                          f"{shape[1]}×{shape[0]}")
-    return np.asarray(jnp.clip(_to_float(m), 0.0, 1.0))[..., None]
+    return np.clip(_to_float(m), 0.0, 1.0)[..., None]
 
 
 def pad_to(x, height, width):
@@ -315,11 +316,12 @@ def _round_up(n, multiple):
     return -(-n // multiple) * multiple
 
 
-def _to_uint8(values):
-    """Values in [0, 1] (clipped) as the nearest of 256 levels, uint8; None stays None."""
+def _to_uint8(values, xp=np):
+    """Values in [0, 1] (clipped) as the nearest of 256 levels, uint8; None stays None. xp as
+    for `_to_float`."""
     if values is None:
         return None
-    return jnp.rint(jnp.clip(values, 0.0, 1.0) * 255.0).astype(jnp.uint8)
+    return xp.rint(xp.clip(values, 0.0, 1.0) * 255.0).astype(xp.uint8)
 
 
 def side_by_side(images):
