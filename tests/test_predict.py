@@ -266,6 +266,7 @@ def test_compare_image(tmp_path):
     free, mask = _expected_pixelwise(img)
     np.testing.assert_array_equal(compare[:, :31], img)
     np.testing.assert_array_equal(compare[:, 31:62], np.asarray(Image.open(out / "a.png")))
+    assert np.abs(compare[:, 31:62].astype(int) - free).max() <= 1
     np.testing.assert_array_equal(compare[:, 62:], np.repeat(mask[..., None], 3, axis=2))
 
 
