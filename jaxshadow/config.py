@@ -213,7 +213,8 @@ def defaults():
 
     # Loss terms of jaxshadow.losses and their weights (removal); 0 = not computed.
     c.loss = ml_collections.ConfigDict({"l1": 1.0, "charbonnier": 0.0, "psnr": 0.0, "ssim": 0.0,
-                                        "lab_l1": 0.0, "mask_bce": 0.0})
+                                        "lab_l1": 0.0, "mask_bce": 0.0,
+                                        "mask_bce_balanced": 0.0})
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"   # adam | adamw | sgd

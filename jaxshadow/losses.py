@@ -5,13 +5,14 @@ Images are float NHWC sRGB in [0, 1]; masks are (N, H, W) or (N, H, W, 1) in [0,
 keep them stable.
 """
 
+import jax
 import jax.numpy as jnp
 import optax
 
 from jaxshadow.color import rgb_to_lab
 from jaxshadow.metrics import ssim
 
-TERMS = ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce")
+TERMS = ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce", "mask_bce_balanced")
 
 
 def _f32(x):
@@ -74,6 +75,25 @@ def mask_bce(logits, mask):
     return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, mask))
 
 
+def mask_bce_balanced(logits, mask):
+    """Class-balanced binary cross-entropy of mask logits z against a mask m in [0, 1] (HED's
+    weighting, Xie & Tu 2015): shadow pixels count with the batch's lit fraction β = 1 - mean(m),
+    lit pixels with 1 - β, so missing a shadow that covers a small part of the view costs as much
+    as marking the rest:
+
+        2 · mean(β · m · softplus(-z) + (1 - β) · (1 - m) · softplus(z))
+
+    β is held constant (no gradient through it); with half the pixels shadow it is `mask_bce`.
+    Shapes as for `mask_bce`.
+    """
+    logits = _f32(logits)
+    mask = _f32(mask).reshape(logits.shape)
+    beta = jax.lax.stop_gradient(1.0 - jnp.mean(mask))
+    return 2.0 * jnp.mean(beta * mask * jax.nn.softplus(-logits)
+                          + (1.0 - beta) * (1.0 - mask) * jax.nn.softplus(logits))
+
+
+_MASK_TERMS = {"mask_bce": mask_bce, "mask_bce_balanced": mask_bce_balanced}
 _IMAGE_TERMS = {"l1": l1, "charbonnier": charbonnier, "psnr": psnr_loss, "ssim": ssim_loss,
                 "lab_l1": lab_l1}
 
@@ -83,7 +103,7 @@ def removal_loss(outputs, batch, weights):
 
     outputs: a removal model's dict: "shadow_free" (N, H, W, 3) and/or "mask_logits"
       (N, H, W, 1) (`models.JointRemover` gives both, `unet` the first).
-    batch: dict with "shadow_free" (N, H, W, 3) in [0, 1], and "mask" for the "mask_bce" term.
+    batch: dict with "shadow_free" (N, H, W, 3) in [0, 1], and "mask" for the mask terms.
     weights: {name: float} with names from `TERMS`, e.g. {"l1": 1.0, "ssim": 0.1}. Weights must
       be Python numbers: terms whose weight is 0 are not computed (nor reported).
     total = sum_k w_k * term_k (a float32 scalar; 0 when every weight is 0).
@@ -96,11 +116,11 @@ def removal_loss(outputs, batch, weights):
         weight = weights.get(name, 0.0)
         if weight == 0:
             continue
-        if name == "mask_bce":
+        if name in _MASK_TERMS:
             if "mask_logits" not in outputs or "mask" not in batch:
                 raise ValueError(
-                    "loss term 'mask_bce' needs outputs['mask_logits'] and batch['mask']")
-            values[name] = mask_bce(outputs["mask_logits"], batch["mask"])
+                    f"loss term '{name}' needs outputs['mask_logits'] and batch['mask']")
+            values[name] = _MASK_TERMS[name](outputs["mask_logits"], batch["mask"])
         else:
             if "shadow_free" not in outputs:
                 raise ValueError(f"loss term '{name}' needs outputs['shadow_free']")

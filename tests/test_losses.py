@@ -78,17 +78,44 @@ def test_mask_bce_matches_numpy(mask_shape):
     assert float(losses.mask_bce(logits, mask)) == pytest.approx(ref, rel=1e-5)
 
 
+def test_mask_bce_balanced_matches_numpy():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(scale=3.0, size=(2, 6, 5, 1)).astype(np.float32)
+    mask = (rng.uniform(size=(2, 6, 5)) < 0.2).astype(np.float32)  # a fifth of the pixels
+    z, m = logits[..., 0].astype(np.float64), mask.astype(np.float64)
+    p = 1.0 / (1.0 + np.exp(-z))
+    beta = 1.0 - m.mean()
+    ref = 2.0 * np.mean(-(beta * m * np.log(p) + (1.0 - beta) * (1.0 - m) * np.log(1.0 - p)))
+    got = float(losses.mask_bce_balanced(logits, mask))
+    assert got == pytest.approx(ref, rel=1e-5)
+    assert got != pytest.approx(float(losses.mask_bce(logits, mask)), rel=1e-2)
+    # shadow pixels weigh 1 - 0.2 each, lit ones 0.2: a missed shadow pixel now costs more
+    grad = np.asarray(jax.grad(losses.mask_bce_balanced)(jnp.zeros_like(logits), mask))[..., 0]
+    assert np.abs(grad[mask == 1]).mean() > 3 * np.abs(grad[mask == 0]).mean()
+
+
+def test_mask_bce_balanced_is_mask_bce_when_half_is_shadow():
+    rng = np.random.default_rng(4)
+    logits = rng.normal(scale=2.0, size=(2, 4, 4, 1)).astype(np.float32)
+    mask = np.zeros((2, 4, 4), np.float32)
+    mask[:, :2] = 1.0
+    assert float(losses.mask_bce_balanced(logits, mask)) == pytest.approx(
+        float(losses.mask_bce(logits, mask)), rel=1e-5)
+
+
 def test_removal_loss_weighted_sum_and_skipped_terms():
     pred, target = _pair()
     mask = (target[..., :1] > 0.5).astype(np.float32)
     logits = np.random.default_rng(2).normal(size=mask.shape).astype(np.float32)
     outputs = {"shadow_free": pred, "mask_logits": logits}
     batch = {"shadow_free": target, "mask": mask[..., 0]}
-    weights = {"l1": 1.0, "charbonnier": 0.0, "ssim": 0.5, "lab_l1": 2.0, "mask_bce": 0.25}
+    weights = {"l1": 1.0, "charbonnier": 0.0, "ssim": 0.5, "lab_l1": 2.0, "mask_bce": 0.25,
+               "mask_bce_balanced": 0.5}
     total, terms = jax.jit(lambda o, b: losses.removal_loss(o, b, weights))(outputs, batch)
-    assert set(terms) == {"l1", "ssim", "lab_l1", "mask_bce"}
+    assert set(terms) == {"l1", "ssim", "lab_l1", "mask_bce", "mask_bce_balanced"}
     expected = {"l1": losses.l1(pred, target), "ssim": losses.ssim_loss(pred, target),
-                "lab_l1": losses.lab_l1(pred, target), "mask_bce": losses.mask_bce(logits, mask)}
+                "lab_l1": losses.lab_l1(pred, target), "mask_bce": losses.mask_bce(logits, mask),
+                "mask_bce_balanced": losses.mask_bce_balanced(logits, mask)}
     for name, value in expected.items():
         assert float(terms[name]) == pytest.approx(float(value), rel=1e-5)
     assert float(total) == pytest.approx(sum(weights[k] * float(v) for k, v in expected.items()),
@@ -112,7 +139,8 @@ def test_removal_loss_zero_weights_and_errors():
 
 
 def test_terms_are_the_config_keys():
-    assert losses.TERMS == ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce")
+    assert losses.TERMS == ("l1", "charbonnier", "psnr", "ssim", "lab_l1", "mask_bce",
+                            "mask_bce_balanced")
 
 
 def test_psnr_loss_is_minus_the_mean_psnr_of_the_images():
