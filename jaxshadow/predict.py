@@ -126,8 +126,8 @@ def apply_correction(image, gain, offset, mask):
     image (H, W, 3) uint8 (0..255) or float in [0, 1]; gain, offset (h, w, 3); mask (h, w) or
     None -> uint8 (H, W, 3) levels of `image · gain↑ + offset↑` and uint8 (H, W) levels of
     `mask↑` (or None), ↑ the bilinear upsampling to (H, W) (`jax.image.resize`, half-pixel
-    centres). Compiled once per image shape; nothing full-size is kept in float32 between
-    steps, so a 27-megapixel photo costs its uint8 input and outputs.
+    centres). Compiled once per image shape; the full-size float32 arrays exist only inside
+    this one program, which XLA fuses into few passes over the photo.
     """
     height, width = image.shape[:2]
 
