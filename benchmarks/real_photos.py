@@ -12,7 +12,9 @@ upsampled correction applied to the full-resolution photo), and scored:
     the model, for the input (identity), and for a model that takes a mask (`joint`), guided
     by the true mask (which of detector and remover limits the result) and by the true mask
     grown by 2.5 % of the long side (what `predict --masks` gives from a rough brush);
-(c) false alarms: the percentage of 114-5's shadow-free photo that the mask marks;
+(c) the detector on 114-5: its mask's mean inside the true shadow and over the lit pixels, and
+    the percentage of the shadow it marks (>= 0.5); false alarms: the percentage of 114-5's
+    shadow-free photo that the mask marks;
 (d) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`.
 
 Nothing here is fitted or tuned: the figures are measurements of a trained model.
@@ -89,15 +91,27 @@ def shadow_free_marked(apply_fn, data_dir, size):
     return None if mask is None else float(100.0 * np.mean(mask >= 128))
 
 
+def mask_scores(predicted, truth):
+    """The predicted uint8 mask against the true one: {'inside': its mean (0..1) over the true
+    shadow, 'lit': its mean over the rest, 'marked': percent of the shadow at >= 0.5}; None
+    without a predicted mask."""
+    if predicted is None:
+        return None
+    m, shade = predicted / 255.0, truth >= 128
+    return {"inside": float(m[shade].mean()), "lit": float(m[~shade].mean()),
+            "marked": float(100.0 * np.mean(m[shade] >= 0.5))}
+
+
 def istd_scores(trained, apply_fn, data_dir, size):
-    """LAB / PSNR on the ISTD triplet: {'model', 'input', 'true_mask', 'rough_mask'}; the last
-    two (the remover guided by the true mask, and by it grown by 2.5 % of the long side, as a
-    user's quick brush would paint it) are None for a model that takes no mask."""
+    """LAB / PSNR on the ISTD triplet: {'model', 'input', 'true_mask', 'rough_mask', 'mask'};
+    'true_mask' and 'rough_mask' (the remover guided by the true mask, and by it grown by 2.5 %
+    of the long side, as a user's quick brush would paint it) are None for a model that takes
+    no mask; 'mask' is `mask_scores` of the model's own mask."""
     shadow, target, mask = _istd_triplet(data_dir)
-    free, _ = remove_shadows(apply_fn, shadow, size=size)
+    free, predicted = remove_shadows(apply_fn, shadow, size=size)
     out = {"model": _removal_metrics(free, target, mask),
            "input": _removal_metrics(shadow, target, mask), "true_mask": None,
-           "rough_mask": None}
+           "rough_mask": None, "mask": mask_scores(predicted, mask)}
     if takes_mask(trained.config):
         guided = mask_guided_apply_fn(trained)
         rough = grown(mask, round(ROUGH_MASK_GROWTH * max(mask.shape)))
@@ -173,6 +187,10 @@ def markdown(result):
         f"detection, {det['photos']} photos: BER {det['ber']:.2f} pooled, "
         f"{det['ber_per_image']:.2f} mean per photo (target <= 12: {ok(det['ber'] <= 12.0)})",
     ]
+    if istd.get("mask") is not None:
+        m = istd["mask"]
+        lines.append(f"{ISTD_SCENE}'s mask: mean {m['inside']:.2f} inside the shadow "
+                     f"({m['marked']:.1f} % of it marked), {m['lit']:.2f} over the lit pixels")
     if result.get("shadow_free_marked") is not None:
         lines.append(f"{ISTD_SCENE}'s shadow-free photo: {result['shadow_free_marked']:.1f} % of "
                      f"its pixels marked as shadow (false alarms; 0 is right)")

@@ -108,3 +108,22 @@ def test_false_alarms_on_the_shadow_free_photo_are_the_marked_percentage(small_r
     # 128 × 96 at working size (480 / 640 of 128 rows = 96): rows 0-39 of 96 are marked
     marked = real_photos.shadow_free_marked(top, small_real, size=128)
     assert marked == pytest.approx(100 * 40 / 96, abs=1.0)
+
+
+def test_mask_scores_inside_and_outside_the_true_shadow():
+    truth = np.zeros((4, 5), np.uint8)
+    truth[:2] = 255  # 10 shadow pixels, 10 lit
+    predicted = np.zeros((4, 5), np.uint8)
+    predicted[0] = 255          # 5 of the shadow marked fully
+    predicted[1, :2] = 102      # 2 more at 0.4: counted in the mean, not as marked
+    predicted[3, :] = 51        # the lit row at 0.2
+    got = real_photos.mask_scores(predicted, truth)
+    assert got["inside"] == pytest.approx((5 + 2 * 0.4) / 10)
+    assert got["marked"] == pytest.approx(50.0)
+    assert got["lit"] == pytest.approx(5 * 0.2 / 10)
+    assert real_photos.mask_scores(None, truth) is None
+
+
+def test_identity_marks_none_of_the_istd_shadow(small_real):
+    scores = real_photos.istd_scores(_NotJoint(), identity, small_real, size=128)
+    assert scores["mask"] == {"inside": 0.0, "lit": 0.0, "marked": 0.0}
