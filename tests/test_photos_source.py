@@ -82,6 +82,33 @@ def test_sizes_of_one_picture_are_kept_once(tmp_path):
     assert [p.name for p in walls] == ["wall_2560x1600.jpg"]
 
 
+def test_a_pictures_sizes_preview_and_variants_stay_on_one_side_of_the_split(tmp_path):
+    # KDE Plasma packages: contents/images/<size>, a smaller contents/screenshot preview of the
+    # same picture, a dark version in contents/images_dark/; GNOME's: name-l / name-d
+    for i in range(12):
+        contents = tmp_path / "wallpapers" / f"Pack{i}" / "contents"
+        for sub, shape in (("images/1280x800", (70, 112)), ("images/2560x1600", (100, 160)),
+                           ("screenshot", (64, 80)), ("images_dark/2560x1600", (100, 160))):
+            (contents / sub).parent.mkdir(parents=True, exist_ok=True)
+            seed = 100 + i if "dark" in sub else i
+            Image.fromarray(_photo(*shape, seed)).save(contents / f"{sub}.jpg")
+        for mark in ("l", "d"):
+            (tmp_path / "gnome").mkdir(exist_ok=True)
+            Image.fromarray(_photo(80, 128, 200 + i)).save(tmp_path / "gnome" / f"g{i}-{mark}.png")
+    source = PhotoSource([tmp_path], size=64, scales=(1.0,), test_fraction=0.3)
+    sides = {s: [str(p.relative_to(tmp_path)) for p, _, _ in source._photos[s]]
+             for s in ("train", "test")}
+    kept = sides["train"] + sides["test"]
+    assert not any("screenshot" in p or "1280x800" in p for p in kept)  # one size of each
+    assert len(kept) == 12 * 2 + 12 * 2  # light and dark, l and d: distinct pictures
+    assert sides["train"] and sides["test"]
+    for i in range(12):
+        light, dark = (f"wallpapers/Pack{i}/contents/{d}/2560x1600.jpg"
+                       for d in ("images", "images_dark"))
+        assert (light in sides["test"]) == (dark in sides["test"])
+        assert (f"gnome/g{i}-l.png" in sides["test"]) == (f"gnome/g{i}-d.png" in sides["test"])
+
+
 def test_reads_are_deterministic_across_instances_and_cache_sizes(tmp_path):
     _folder(tmp_path)
     a = PhotoSource([tmp_path], size=64, scales=(1.0, 2.0), cache_gb=1.0)

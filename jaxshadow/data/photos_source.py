@@ -13,9 +13,13 @@ shadows vary in scale relative to the frame. Views are listed in a fixed order f
 list, so example `i` of a split is always the same window and the pipeline's (seed, step)
 determinism holds. Test views are the scale-1 views of the test photos.
 
-Photos are split by a hash of their path with resolution tokens such as `_1920x1080` removed;
-files that differ only by such a token are sizes of one picture (wallpaper packages ship many)
-and only the largest is kept. `test_fraction` of the photos are held out.
+Files that differ only by a resolution token such as `_1920x1080` are sizes of one picture
+(wallpaper packages ship many), and so is a KDE Plasma wallpaper package's preview
+(`<name>/contents/screenshot.png` beside `<name>/contents/images/1920x1080.png`): only the
+largest is kept. Photos are split by a hash of that picture key with the light/dark variant
+marks of the wallpaper packages removed (Plasma's `images_dark/`, GNOME's `-d` / `-l`), so a
+picture's sizes, preview and variants all fall on one side and the test photos are not seen in
+training. `test_fraction` of the photos are held out.
 
 Memory is bounded: decoded, resized photos are kept in a least-recently-used cache of at most
 `cache_gb` (a small folder stays in memory after the first epoch; a large one streams).
@@ -47,6 +51,8 @@ from jaxshadow.warn import warn
 MIN_SIDE = 64            # photos with a shorter side below this are skipped
 MAX_PIXELS = 50_000_000  # ... and photos above 50 megapixels
 _SIZE_TOKEN = re.compile(r"[_-]?\d{3,5}x\d{3,5}")
+_PREVIEW = re.compile(r"/contents/screenshot$")  # a Plasma package's preview of images/
+_VARIANT = re.compile(r"(?<=/contents/images)_dark(?=/)|-[dl]$")  # dark / light versions
 
 
 def list_photos(roots):
@@ -93,12 +99,14 @@ def _picture_key(path, roots):
             continue
     else:
         number, rel = -1, Path(path)
-    return number, _SIZE_TOKEN.sub("", str(rel.with_suffix("")).replace(os.sep, "/"))
+    key = _SIZE_TOKEN.sub("", str(rel.with_suffix("")).replace(os.sep, "/"))
+    return number, _PREVIEW.sub("/contents/images/", key)
 
 
 def _split_key(path, roots):
-    """A stable number in [0, 1) from the photo's relative path (`_picture_key`)."""
-    return zlib.crc32(_picture_key(path, roots)[1].encode()) / 2**32
+    """A stable number in [0, 1) from the photo's picture key (`_picture_key`) with its
+    light/dark variant mark removed: every size, preview and variant of a picture gets one."""
+    return zlib.crc32(_VARIANT.sub("", _picture_key(path, roots)[1]).encode()) / 2**32
 
 
 def _largest_of_each(photos, roots):
