@@ -5,7 +5,8 @@ restarts lower (3e-4, 50 warmup steps, cosine) over 1,500 steps, and the 7 lates
 (every 250 steps) are kept so that every point of the continuation can be exported and measured
 on real photographs (`python -m benchmarks real --export`). The recipes that load this one
 change one thing each: `finetune_textures.py` (the data), `finetune_mask_perturbation.py` (the
-remover's mask), `finetune_bright_shadows.py` (where and how dark the shadows are).
+remover's mask), `finetune_bright_shadows.py` (where and how dark the shadows are),
+`finetune_balanced_mask.py` (the mask loss), `finetune_veil.py` (veiling light over the pairs).
 
 Pass the run to continue (a workdir or export, e.g. the shipped
 `jaxshadow/pretrained/photos.msgpack`) as `--config.checkpoint.init_from=PATH`; left empty it

@@ -108,7 +108,7 @@ def _check_data(config):
     if not 0.0 <= data.shadow_free < 1.0:
         raise UserError(f"config key 'data.shadow_free' is a fraction in [0, 1), "
                         f"got {data.shadow_free}")
-    for key in ("bright_shadows", "mild_shadows"):
+    for key in ("bright_shadows", "mild_shadows", "veil"):
         if not 0.0 <= data[key] <= 1.0:
             raise UserError(f"config key 'data.{key}' is a fraction in [0, 1], got {data[key]}")
     if not 0.0 <= data.dead_leaves <= 1.0:

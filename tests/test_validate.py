@@ -30,6 +30,7 @@ def test_every_recipe_passes_with_this_machines_devices():
     ({"data.shadow_free": 1.0}, r"'data.shadow_free' is a fraction in \[0, 1\), got 1.0"),
     ({"data.bright_shadows": 1.5}, r"'data.bright_shadows' is a fraction in \[0, 1\], got 1.5"),
     ({"data.mild_shadows": -0.1}, r"'data.mild_shadows' is a fraction in \[0, 1\], got -0.1"),
+    ({"data.veil": 1.5}, r"'data.veil' is a fraction in \[0, 1\], got 1.5"),
     ({"data.reader": "arrow"}, "'data.reader' must be one of"),
     ({"data.device_prefetch": 0}, "'data.device_prefetch' must be >= 1"),
     ({"data.crop": -4}, "'data.crop' must be 0 or a positive integer"),

@@ -46,12 +46,15 @@ def make_task(config, source):
             loss_weights=tuple(sorted((k, float(v)) for k, v in config.loss.items() if v)),
             crop=data.crop or None, flip=data.flip, rot90=data.rot90,
             color_augment=data.color_augment, dead_leaves=float(data.dead_leaves),
-            mask_input=data.mask_input, eval_seed=data.eval_seed)
+            veil=float(data.veil), mask_input=data.mask_input, eval_seed=data.eval_seed)
     if config.task == "detection":
         data = config.data
         _check_dead_leaves(config, rendered)
+        if data.veil and not rendered:
+            raise UserError(f"data.veil needs a source whose shadows are rendered on the device "
+                            f"for detection; '{data.source}' has its own masks")
         return DetectionTask(crop=data.crop or None, flip=data.flip, rot90=data.rot90,
                              render_shadows=rendered, color_augment=data.color_augment,
-                             dead_leaves=float(data.dead_leaves),
+                             dead_leaves=float(data.dead_leaves), veil=float(data.veil),
                              shadow_config=_shadow_config(data), eval_seed=data.eval_seed)
     raise ValueError(f"unknown task '{config.task}' (jaxshadow.validate checks the names)")

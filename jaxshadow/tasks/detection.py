@@ -53,6 +53,7 @@ class DetectionTask:
     render_shadows: bool = False    # photos / synthetic: shadows rendered on the device
     color_augment: bool = False     # rendered: color_jitter in training, before the shadows
     dead_leaves: float = 0.0        # rendered: fraction of training images made dead leaves
+    veil: float = 0.0               # rendered: fraction of training images under veiling light
     shadow_config: Any = None       # rendered: jaxshadow.data.synthetic.ShadowConfig or None
     eval_seed: int = 1234           # rendered: the evaluation shadows' seed
 
@@ -61,7 +62,7 @@ class DetectionTask:
             pairs = shadow_pairs(batch, key, train, render_shadows=True, crop=self.crop,
                                  flip=self.flip, rot90=self.rot90,
                                  color_augment=self.color_augment, dead_leaves=self.dead_leaves,
-                                 shadow_config=self.shadow_config, eval_seed=self.eval_seed)
+                                 veil=self.veil, shadow_config=self.shadow_config, eval_seed=self.eval_seed)
             images = {"image": pairs["shadow"], "mask": pairs["mask"]}
         else:
             images = {"image": batch["image"].astype(jnp.float32) / 255.0,

@@ -59,6 +59,7 @@ class RemovalTask:
     rot90: bool = False
     color_augment: bool = False     # color_jitter in training (before rendering synthetic shadows)
     dead_leaves: float = 0.0        # synthetic: fraction of training images made dead leaves
+    veil: float = 0.0               # fraction of training pairs under veiling light (add_veil)
     mask_input: bool = False        # feed the mask as a 4th input channel
     eval_seed: int = 1234
     shadow_config: Any = None       # jaxshadow.data.synthetic.ShadowConfig or None
@@ -69,7 +70,7 @@ class RemovalTask:
         images = shadow_pairs(batch, key, train, render_shadows=self.render_shadows,
                               crop=self.crop, flip=self.flip, rot90=self.rot90,
                               color_augment=self.color_augment, dead_leaves=self.dead_leaves,
-                              shadow_config=self.shadow_config, eval_seed=self.eval_seed)
+                              veil=self.veil, shadow_config=self.shadow_config, eval_seed=self.eval_seed)
         inputs = images["shadow"]
         if self.mask_input:
             inputs = jnp.concatenate([inputs, images["mask"]], axis=-1)

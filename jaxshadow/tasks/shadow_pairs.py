@@ -6,7 +6,8 @@ Host batch (uint8): `shadow_free` (N, H, W, 3) and `index` (N,); real pairs also
 (N, H, W, 3) and `mask` (N, H, W, 1); a mixture marks with `rendered` (N,) which rows get
 rendered shadows. Training: a paired random crop / flip / rotation, optional recolouring and
 dead-leaves images in place of some photos, then shadows from
-`jaxshadow.data.synthetic.render`; evaluation: the fixed shadows of `eval_shadows` (keys from
+`jaxshadow.data.synthetic.render`, then optional veiling light over both images (`add_veil`);
+evaluation: the fixed shadows of `eval_shadows` (keys from
 (eval_seed, example index)), the same at every evaluation and in every run. Images are in
 [0, 1]; the mask is soft (the penumbra), 1 in the umbra.
 """
@@ -14,13 +15,14 @@ dead-leaves images in place of some photos, then shadows from
 import jax
 import jax.numpy as jnp
 
-from jaxshadow.data.device_augment import (color_jitter, eval_shadows, mix_dead_leaves,
-                                           paired_augment)
+from jaxshadow.data.device_augment import (add_veil, color_jitter, eval_shadows,
+                                           mix_dead_leaves, paired_augment)
 from jaxshadow.data.synthetic import render
 
 
 def shadow_pairs(batch, key, train, *, render_shadows, crop=None, flip=True, rot90=False,
-                 color_augment=False, dead_leaves=0.0, shadow_config=None, eval_seed=1234):
+                 color_augment=False, dead_leaves=0.0, veil=0.0, shadow_config=None,
+                 eval_seed=1234):
     """The float32 images of one batch, augmented and (for rendering sources) shadowed."""
     augment_key, render_key = jax.random.split(key)
     images = {k: batch[k].astype(jnp.float32) / 255.0
@@ -46,6 +48,9 @@ def shadow_pairs(batch, key, train, *, render_shadows, crop=None, flip=True, rot
             shadow = jnp.where(pick, shadow, images["shadow"])
             mask = jnp.where(pick, mask, images["mask"])
         images["shadow"], images["mask"] = shadow, mask
+    if train and veil > 0:  # after the shadows: the same scattered light over both images
+        rgb = {k: images[k] for k in ("shadow", "shadow_free") if k in images}
+        images.update(add_veil(jax.random.fold_in(key, 4), rgb, veil))
     if "mask" not in images:
         images["mask"] = jnp.zeros_like(images["shadow"][..., :1])
     return images
