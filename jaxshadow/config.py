@@ -196,7 +196,7 @@ def defaults():
     c.data.rot90 = False        # removal: random quarter turns in training (square crops)
     c.data.color_augment = False  # removal: random channel order and gains in training
     c.data.dead_leaves = 0.0    # synthetic: fraction of training images made dead leaves
-    c.data.veil = 0.0           # removal, rendered detection: fraction of training pairs under veiling light
+    c.data.veil = 0.0           # training pairs under veiling light (fraction; add_veil)
     c.data.mask_input = False   # removal: feed the shadow mask as a 4th input channel
     c.data.tile = 96            # synthetic: tile size cut from the bundled photos
     c.data.shadows = "synshadow"  # rendered shadows: a preset of jaxshadow.data.synthetic.PRESETS

@@ -35,8 +35,8 @@ from jaxshadow.color import linear_to_srgb, srgb_to_linear
 from jaxshadow.data.dead_leaves import dead_leaves
 from jaxshadow.data.synthetic import render
 
-__all__ = ["add_veil", "color_jitter", "eval_shadows", "mix_dead_leaves", "paired_augment", "random_crop",
-           "random_flip", "random_rot90"]
+__all__ = ["add_veil", "color_jitter", "eval_shadows", "mix_dead_leaves", "paired_augment",
+           "random_crop", "random_flip", "random_rot90"]
 
 
 def _spatial_shape(arrays):

@@ -62,7 +62,8 @@ class DetectionTask:
             pairs = shadow_pairs(batch, key, train, render_shadows=True, crop=self.crop,
                                  flip=self.flip, rot90=self.rot90,
                                  color_augment=self.color_augment, dead_leaves=self.dead_leaves,
-                                 veil=self.veil, shadow_config=self.shadow_config, eval_seed=self.eval_seed)
+                                 veil=self.veil, shadow_config=self.shadow_config,
+                                 eval_seed=self.eval_seed)
             images = {"image": pairs["shadow"], "mask": pairs["mask"]}
         else:
             images = {"image": batch["image"].astype(jnp.float32) / 255.0,

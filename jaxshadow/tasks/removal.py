@@ -70,7 +70,8 @@ class RemovalTask:
         images = shadow_pairs(batch, key, train, render_shadows=self.render_shadows,
                               crop=self.crop, flip=self.flip, rot90=self.rot90,
                               color_augment=self.color_augment, dead_leaves=self.dead_leaves,
-                              veil=self.veil, shadow_config=self.shadow_config, eval_seed=self.eval_seed)
+                              veil=self.veil, shadow_config=self.shadow_config,
+                              eval_seed=self.eval_seed)
         inputs = images["shadow"]
         if self.mask_input:
             inputs = jnp.concatenate([inputs, images["mask"]], axis=-1)
