@@ -1,6 +1,7 @@
 """python -m benchmarks {conv,train,input,all} [--quick] [--json PATH] [--peers] [--chart PATH]
 [--model NAME --batch-size N --image-size S] [--rounds N]
-python -m benchmarks real [--export FILE | --workdir W] [--size S] [--grid PNG] [--json PATH]"""
+python -m benchmarks real [--export FILE | --workdir W] [--size S] [--grid PNG] [--guided-grid PNG]
+                          [--json PATH]"""
 
 import argparse
 import os
@@ -32,6 +33,7 @@ def main(argv=None):
     p.add_argument("--workdir", help="real: a run directory instead")
     p.add_argument("--size", type=int, help="real: working resolution (default: the model's)")
     p.add_argument("--grid", help="real: write the before/after grid here (PNG)")
+    p.add_argument("--guided-grid", help="real: write 114-5 guided by a rough mask here (PNG)")
     p.add_argument("--data", help="real: the folder of real images (default ../shared/data/real)")
     args = p.parse_args(argv)
     if args.rounds < 1:

@@ -15,7 +15,9 @@ upsampled correction applied to the full-resolution photo), and scored:
 (c) the detector on 114-5: its mask's mean inside the true shadow and over the lit pixels, and
     the percentage of the shadow it marks (>= 0.5); false alarms: the percentage of 114-5's
     shadow-free photo that the mask marks;
-(d) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`.
+(d) a before/after grid of real photos (input | output | predicted mask), `--grid PATH`, and
+    for a model that takes a mask, 114-5 as input | mask-free output | the rough mask of (b) |
+    output guided by it | ISTD+ ground truth, `--guided-grid PATH`.
 
 Nothing here is fitted or tuned: the figures are measurements of a trained model.
 """
@@ -121,6 +123,18 @@ def istd_scores(trained, apply_fn, data_dir, size):
     return out
 
 
+def _strip(panels, height):
+    """uint8 images side by side, each resized (bicubic) to `height` rows."""
+    from PIL import Image
+
+    resized = []
+    for p in panels:
+        p = np.repeat(p[..., None], 3, axis=2) if p.ndim == 2 else p
+        w = max(1, round(p.shape[1] * height / p.shape[0]))
+        resized.append(np.asarray(Image.fromarray(p).resize((w, height), Image.BICUBIC)))
+    return np.concatenate(resized, axis=1)
+
+
 def grid(apply_fn, data_dir, size, path, *, height=160):
     """Writes rows of input | output | mask for a fixed selection of real photos to `path`."""
     from PIL import Image
@@ -135,18 +149,32 @@ def grid(apply_fn, data_dir, size, path, *, height=160):
     for f in files:
         image = read_image(f)
         free, mask = remove_shadows(apply_fn, image, size=size)
-        panels = [image, free, np.repeat(mask[..., None], 3, axis=2)]
-        w = max(1, round(image.shape[1] * height / image.shape[0]))
-        row = np.concatenate([np.asarray(Image.fromarray(p).resize((w, height), Image.BICUBIC))
-                              for p in panels], axis=1)
-        rows.append(row)
+        rows.append(_strip([image, free, mask], height))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
             for r in rows]
     atomic_write(path, png_bytes(Image.fromarray(np.concatenate(rows, axis=0))))
 
 
-def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=None):
+def guided_grid(trained, apply_fn, data_dir, size, path, *, height=180):
+    """Writes 114-5 as input | mask-free output | rough mask (the true one grown by
+    ROUGH_MASK_GROWTH of the long side) | output guided by it | ISTD+ ground truth to `path`.
+    UserError for a model that takes no mask."""
+    from PIL import Image
+
+    from jaxshadow.files import atomic_write, png_bytes
+
+    guided = mask_guided_apply_fn(trained)
+    shadow, target, mask = _istd_triplet(data_dir)
+    rough = grown(mask, round(ROUGH_MASK_GROWTH * max(mask.shape)))
+    free, _ = remove_shadows(apply_fn, shadow, size=size)
+    free_given, _ = remove_shadows(guided, shadow, size=size, mask=rough)
+    strip = _strip([shadow, free, rough, free_given, target], height)
+    atomic_write(path, png_bytes(Image.fromarray(strip)))
+
+
+def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=None,
+        guided_grid_path=None):
     """All figures for one model, as a dict (see the module docstring)."""
     trained, apply_fn, where = load_removal_model(workdir, model_file)
     size = trained.config.predict_size if size is None else size
@@ -157,6 +185,9 @@ def run(model_file=None, workdir=None, size=None, data_dir=REAL_DATA, grid_path=
     if grid_path:
         grid(apply_fn, data_dir, size, grid_path)
         result["grid"] = str(grid_path)
+    if guided_grid_path:
+        guided_grid(trained, apply_fn, data_dir, size, guided_grid_path)
+        result["guided_grid"] = str(guided_grid_path)
     return result
 
 
@@ -198,7 +229,8 @@ def markdown(result):
 
 
 def main(args):
-    result = run(args.model_file, args.workdir, args.size, args.data or REAL_DATA, args.grid)
+    result = run(args.model_file, args.workdir, args.size, args.data or REAL_DATA, args.grid,
+                 args.guided_grid)
     print(markdown(result))
     if args.json:
         from jaxshadow.files import atomic_write

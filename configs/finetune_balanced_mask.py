@@ -1,6 +1,6 @@
 """A `configs/pretrain_photos.py` run continued with a class-balanced mask loss.
 
-The shipped detector under-fills large real shadows: on the ISTD photo 114-5 it traces the
+The first stage's detector under-fills large real shadows: on the ISTD photo 114-5 it traces the
 outline of the sign's shadow but its mask averages 0.17 inside it (README: "Real photographs").
 With the plain per-pixel cross-entropy, a shadow covering a minority of a training crop weighs
 less than the lit rest, so an uncertain pixel is cheapest called lit. This recipe continues

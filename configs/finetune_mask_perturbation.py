@@ -1,6 +1,6 @@
 """A `configs/pretrain_photos.py` run continued with the remover trained on perturbed masks.
 
-On real photographs the shipped detector marks some lit material as shadow (the remover then
+On real photographs the first stage's detector marks some lit material as shadow (the remover then
 brightens lit pixels) and fills large shadows only weakly (the remover then leaves them dark),
 while on its rendered training views the mask it hands the remover is nearly right. This
 recipe continues from a photos run's parameters with half of the training images giving the

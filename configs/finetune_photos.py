@@ -6,10 +6,11 @@ restarts lower (3e-4, 50 warmup steps, cosine) over 1,500 steps, and the 7 lates
 on real photographs (`python -m benchmarks real --export`). The recipes that load this one
 change one thing each: `finetune_textures.py` (the data), `finetune_mask_perturbation.py` (the
 remover's mask), `finetune_bright_shadows.py` (where and how dark the shadows are),
-`finetune_balanced_mask.py` (the mask loss), `finetune_veil.py` (veiling light over the pairs).
+`finetune_balanced_mask.py` (the mask loss), `finetune_veil.py` (veiling light over the pairs);
+`finetune_veil_balanced.py`, the shipped model's second stage, changes the last two together.
 
-Pass the run to continue (a workdir or export, e.g. the shipped
-`jaxshadow/pretrained/photos.msgpack`) as `--config.checkpoint.init_from=PATH`; left empty it
+Pass the run to continue (a workdir or export of a `configs/pretrain_photos.py` run, the
+shipped model's first stage) as `--config.checkpoint.init_from=PATH`; left empty it
 trains from scratch for 1,500 steps only.
 """
 

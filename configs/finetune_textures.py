@@ -15,7 +15,7 @@ without their normal, specular and gloss maps (README: "Training the shipped mod
 
 Everything else (views, crops, the renderer's "photo" preset, recolouring, dead leaves, the
 model), the continuation's schedule and how to pass the run to continue are
-`configs/finetune_photos.py`'s. Measured from the shipped model it is an ablation, not
+`configs/finetune_photos.py`'s. Measured from the first stage it is an ablation, not
 the shipped model: the README's table of real-photograph figures has its rows.
 """
 

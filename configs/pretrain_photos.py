@@ -1,4 +1,5 @@
-"""The shipped model: `joint` trained on synthetic shadows cast over many real photographs.
+"""The shipped model's first stage: `joint` trained on synthetic shadows cast over many real
+photographs (the second, `configs/finetune_veil_balanced.py`, continues it for 1,000 steps).
 
 Photos come from any folders (`photos:PATH[,PATH]`); the recipe's default is what the Debian
 wallpaper packages install (README: "Training the shipped model"). Each photo is seen as square

@@ -31,7 +31,20 @@ def test_provenance_records_how_it_was_made():
         assert key in record, key
     trained = pretrained.load_trained()
     assert record["steps"] == trained.step
-    assert record["config"] == "configs/pretrain_photos.py"
+    assert record["config"] == "configs/finetune_veil_balanced.py"
+    assert record["stage_one"]["config"] == "configs/pretrain_photos.py"
+    assert record["total_steps"] == record["stage_one"]["steps"] + record["steps"]
+
+
+def test_the_recorded_config_is_the_shipped_models():
+    from jaxshadow import config as config_lib
+
+    record = json.loads(pretrained.PROVENANCE_FILE.read_text())
+    recorded = json.loads(config_lib.to_json(config_lib.load(record["config"])))
+    shipped = json.loads(config_lib.to_json(pretrained.load()[2]))
+    for config in (recorded, shipped):
+        config["checkpoint"].pop("init_from")  # where stage one was read from
+    assert recorded == shipped
 
 
 def test_predict_without_a_model_uses_the_shipped_one(tmp_path, capsys):
@@ -59,7 +72,7 @@ def test_benchmarks_real_reports_the_shipped_models_figures(small_real, tmp_path
     from benchmarks.__main__ import main
 
     main(["real", "--data", str(small_real), "--json", str(tmp_path / "real.json"),
-          "--grid", str(tmp_path / "grid.png")])
+          "--grid", str(tmp_path / "grid.png"), "--guided-grid", str(tmp_path / "guided.png")])
     out = capsys.readouterr().out
     assert "target >= 30 %" in out and "BER" in out
     result = json.loads((tmp_path / "real.json").read_text())
@@ -71,6 +84,8 @@ def test_benchmarks_real_reports_the_shipped_models_figures(small_real, tmp_path
     assert istd["rough_mask"] is not None
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.mode == "RGB" and grid.size[1] >= 2 * 160
+    with Image.open(tmp_path / "guided.png") as guided:  # five 640x480 panels at 180 rows
+        assert guided.mode == "RGB" and guided.size == (5 * 240, 180)
 
 
 def test_predict_takes_one_model_source(tmp_path, capsys):

@@ -2,6 +2,8 @@
 
     python tools/ship_pretrained.py --workdir runs/photos --commit SHA [--machine TEXT]
     python tools/ship_pretrained.py --detector runs/detector --commit SHA [--machine TEXT]
+    python tools/ship_pretrained.py --stage-two runs/veil_balanced \
+        --config configs/finetune_veil_balanced.py --commit SHA [--machine TEXT]
 
 The first writes `jaxshadow/pretrained/photos.msgpack` (float16 storage) and `photos.json`:
 the commands, the commit the run was trained at, its steps, data (folders, photo and view
@@ -10,6 +12,9 @@ checkpoint), the machine, and the run's last evaluation on its own rendered test
 The second keeps the shipped model's remover and replaces its detector by a finished
 `configs/photos_detector.py` run (`jaxshadow export --detector`), adding the detector's own
 record (command, commit, steps, wall time, evaluation) under "detector" in `photos.json`.
+The third ships a finished continuation of the shipped model (a run whose
+`checkpoint.init_from` was the shipped model's export, with the configuration of `--config`:
+checked field by field) and moves the shipped model's record under "stage_one".
 """
 
 import argparse
@@ -65,6 +70,73 @@ def _last_evaluation(workdir, key):
     return {k: round(v, 4) for k, v in evaluation.items() if k != "step"}
 
 
+def _data_record(config):
+    source = make_source(config.data)
+    return {"source": config.data.source, "packages": _package_versions(),
+            "train_photos": source.num_photos("train"),
+            "test_photos": source.num_photos("test"),
+            "train_views": source.num_examples("train"),
+            "photo_size": config.data.photo_size,
+            "photo_scales": list(config.data.photo_scales),
+            "crop": config.data.crop, "shadows": config.data.shadows}
+
+
+def _config_differences(config_file, run_config):
+    """Fields (dotted) where the run's configuration differs from `config_file`'s, leaving
+    out `checkpoint.init_from` (where the run was continued from)."""
+    from jaxshadow import config as config_lib
+
+    def flat(tree, prefix):
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        return {k: v for key, sub in tree.items()
+                for k, v in flat(sub, f"{prefix}.{key}" if prefix else key).items()}
+
+    a = flat(json.loads(config_lib.to_json(config_lib.load(config_file))), "")
+    b = flat(json.loads(config_lib.to_json(run_config)), "")
+    return sorted(k for k in set(a) | set(b)
+                  if k != "checkpoint.init_from" and a.get(k) != b.get(k))
+
+
+def ship_stage_two(args):
+    """The run `args.stage_two` (continued from the shipped model) shipped in its place; the
+    shipped model's record kept under "stage_one"."""
+    stage_one = json.loads(pretrained.PROVENANCE_FILE.read_text())
+    config = load_run_config(args.stage_two)
+    differences = _config_differences(args.config, config)
+    if differences:
+        sys.exit(f"{args.stage_two} was not trained with {args.config}: "
+                 f"{', '.join(differences)} differ")
+    stage_one["export_command"] = stage_one["export_command"].replace(
+        "jaxshadow/pretrained/photos.msgpack", "stage_one.msgpack")
+    summary = export_workdir(args.stage_two, str(pretrained.MODEL_FILE), dtype="float16")
+    record = {
+        "config": args.config,
+        "command": f"jaxshadow train --config {args.config} --workdir {args.stage_two} "
+                   f"--config.checkpoint.init_from=stage_one.msgpack",
+        "export_command": f"jaxshadow export --workdir {args.stage_two} --out "
+                          f"jaxshadow/pretrained/photos.msgpack --dtype float16",
+        "commit": args.commit,
+        "steps": summary["step"],
+        "total_steps": stage_one["steps"] + summary["step"],
+        "batch_size": config.batch_size,
+        "parameters": summary["num_params"],
+        "bytes": summary["bytes"],
+        "data": _data_record(config),
+        "licences": LICENCES,
+        "wall_time_s": _wall_time_s(args.stage_two),
+        "total_wall_time_s": stage_one["wall_time_s"] + _wall_time_s(args.stage_two),
+        "machine": args.machine,
+        "predict_size": config.predict_size,
+        "eval_rendered_test": _last_evaluation(args.stage_two, "eval_lab_shadow"),
+        "stage_one": stage_one,
+    }
+    if args.command_as_run:
+        record["command_as_run"] = args.command_as_run
+    atomic_write(str(pretrained.PROVENANCE_FILE), json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
 def ship_detector(args):
     """The shipped model with the detector of the run `args.detector`; the record extended."""
     record = json.loads(pretrained.PROVENANCE_FILE.read_text())
@@ -103,15 +175,22 @@ def main():
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--workdir", help="a finished configs/pretrain_photos.py run")
     which.add_argument("--detector", help="a finished configs/photos_detector.py run")
+    which.add_argument("--stage-two", help="a finished run continued from the shipped model")
+    p.add_argument("--config", help="with --stage-two: the config file it was trained with")
+    p.add_argument("--command-as-run", help="with --stage-two: the command as it was run, where "
+                   "it named the configuration by overrides rather than by --config's file")
     p.add_argument("--commit", required=True, help="the commit the run was trained at")
     p.add_argument("--machine", default="2 CPU cores (AMD EPYC), no accelerator")
     args = p.parse_args()
     if args.detector:
         return ship_detector(args)
+    if args.stage_two:
+        if not args.config:
+            p.error("--stage-two needs --config (the config file the run was trained with)")
+        return ship_stage_two(args)
 
     summary = export_workdir(args.workdir, str(pretrained.MODEL_FILE), dtype="float16")
     config = load_run_config(args.workdir)
-    source = make_source(config.data)
     record = {
         "config": "configs/pretrain_photos.py",
         "command": f"jaxshadow train --config configs/pretrain_photos.py --workdir {args.workdir}",
@@ -122,13 +201,7 @@ def main():
         "batch_size": config.batch_size,
         "parameters": summary["num_params"],
         "bytes": summary["bytes"],
-        "data": {"source": config.data.source, "packages": _package_versions(),
-                 "train_photos": source.num_photos("train"),
-                 "test_photos": source.num_photos("test"),
-                 "train_views": source.num_examples("train"),
-                 "photo_size": config.data.photo_size,
-                 "photo_scales": list(config.data.photo_scales),
-                 "crop": config.data.crop, "shadows": config.data.shadows},
+        "data": _data_record(config),
         "licences": LICENCES,
         "wall_time_s": _wall_time_s(args.workdir),
         "machine": args.machine,

@@ -6,7 +6,8 @@
 
 `jaxshadow predict --out DIR INPUT...` without `--workdir` or `--model` uses it, at the working
 resolution `config.predict_size`. How it was trained (command, commit, steps, data, wall time)
-is in `photos.json` beside the model file.
+is in `photos.json` beside the model file: `configs/pretrain_photos.py` (stage one), then
+`configs/finetune_veil_balanced.py` from it (stage two).
 """
 
 from pathlib import Path
@@ -24,6 +25,7 @@ def load_trained():
     if not MODEL_FILE.is_file():
         raise UserError(f"the shipped model {MODEL_FILE} is missing; train one with "
                         f"`jaxshadow train --config configs/pretrain_photos.py --workdir W` "
+                        f"(then configs/finetune_veil_balanced.py from it, as shipped) "
                         f"and pass --workdir W (or an export with --model FILE)")
     return load_path(str(MODEL_FILE))
 
