@@ -17,6 +17,8 @@ def test_each_changed_field_is_named():
     run = config_lib.load(CONFIG)
     run.data.veil = 0.25
     run.loss.mask_bce = 1.0
-    assert _config_differences(CONFIG, run) == ["data.veil", "loss.mask_bce"]
-    assert _config_differences("configs/finetune_veil.py", config_lib.load(CONFIG)) == [
-        "loss.mask_bce", "loss.mask_bce_balanced"]
+    assert _config_differences(CONFIG, run) == ["data.veil: 0.25 in the checkpoint, 0.5 now",
+                                                "loss.mask_bce: 1.0 in the checkpoint, 0.0 now"]
+    names = [line.split(":")[0]
+             for line in _config_differences("configs/finetune_veil.py", config_lib.load(CONFIG))]
+    assert names == ["loss.mask_bce", "loss.mask_bce_balanced"]

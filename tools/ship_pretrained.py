@@ -82,20 +82,15 @@ def _data_record(config):
 
 
 def _config_differences(config_file, run_config):
-    """Fields (dotted) where the run's configuration differs from `config_file`'s, leaving
-    out `checkpoint.init_from` (where the run was continued from)."""
+    """`jaxshadow.train.compat.config_differences` of a run's configuration (as "in the
+    checkpoint") against `config_file`'s (as "now"), leaving out `checkpoint.init_from`
+    (where the run was continued from)."""
     from jaxshadow import config as config_lib
+    from jaxshadow.train.compat import config_differences
 
-    def flat(tree, prefix):
-        if not isinstance(tree, dict):
-            return {prefix: tree}
-        return {k: v for key, sub in tree.items()
-                for k, v in flat(sub, f"{prefix}.{key}" if prefix else key).items()}
-
-    a = flat(json.loads(config_lib.to_json(config_lib.load(config_file))), "")
-    b = flat(json.loads(config_lib.to_json(run_config)), "")
-    return sorted(k for k in set(a) | set(b)
-                  if k != "checkpoint.init_from" and a.get(k) != b.get(k))
+    run = json.loads(config_lib.to_json(run_config))
+    return config_differences(run, config_lib.load(config_file),
+                              lambda key: key != "checkpoint.init_from")
 
 
 def ship_stage_two(args):
@@ -106,10 +101,11 @@ def ship_stage_two(args):
     differences = _config_differences(args.config, config)
     if differences:
         sys.exit(f"{args.stage_two} was not trained with {args.config}: "
-                 f"{', '.join(differences)} differ")
+                 f"{'; '.join(differences)}")
     stage_one["export_command"] = stage_one["export_command"].replace(
         "jaxshadow/pretrained/photos.msgpack", "stage_one.msgpack")
     summary = export_workdir(args.stage_two, str(pretrained.MODEL_FILE), dtype="float16")
+    wall_time_s = _wall_time_s(args.stage_two)
     record = {
         "config": args.config,
         "command": f"jaxshadow train --config {args.config} --workdir {args.stage_two} "
@@ -124,8 +120,8 @@ def ship_stage_two(args):
         "bytes": summary["bytes"],
         "data": _data_record(config),
         "licences": LICENCES,
-        "wall_time_s": _wall_time_s(args.stage_two),
-        "total_wall_time_s": stage_one["wall_time_s"] + _wall_time_s(args.stage_two),
+        "wall_time_s": wall_time_s,
+        "total_wall_time_s": stage_one["wall_time_s"] + wall_time_s,
         "machine": args.machine,
         "predict_size": config.predict_size,
         "eval_rendered_test": _last_evaluation(args.stage_two, "eval_lab_shadow"),
