@@ -84,6 +84,11 @@ def grown(mask, pixels):
     return np.asarray(Image.fromarray(mask).filter(ImageFilter.MaxFilter(2 * pixels + 1)))
 
 
+def rough_mask(mask):
+    """The true uint8 mask grown by ROUGH_MASK_GROWTH of its long side: a quick brush."""
+    return grown(mask, round(ROUGH_MASK_GROWTH * max(mask.shape)))
+
+
 def shadow_free_marked(apply_fn, data_dir, size):
     """Percent of the pixels of 114-5's shadow-free photo (no cast shadow; captured with
     another exposure, as ISTD's are) that the model's mask marks (>= 0.5): false alarms on a
@@ -116,7 +121,7 @@ def istd_scores(trained, apply_fn, data_dir, size):
            "rough_mask": None, "mask": mask_scores(predicted, mask)}
     if takes_mask(trained.config):
         guided = mask_guided_apply_fn(trained)
-        rough = grown(mask, round(ROUGH_MASK_GROWTH * max(mask.shape)))
+        rough = rough_mask(mask)
         for key, given in (("true_mask", mask), ("rough_mask", rough)):
             free_given, _ = remove_shadows(guided, shadow, size=size, mask=given)
             out[key] = _removal_metrics(free_given, target, mask)
@@ -166,7 +171,7 @@ def guided_grid(trained, apply_fn, data_dir, size, path, *, height=180):
 
     guided = mask_guided_apply_fn(trained)
     shadow, target, mask = _istd_triplet(data_dir)
-    rough = grown(mask, round(ROUGH_MASK_GROWTH * max(mask.shape)))
+    rough = rough_mask(mask)
     free, _ = remove_shadows(apply_fn, shadow, size=size)
     free_given, _ = remove_shadows(guided, shadow, size=size, mask=rough)
     strip = _strip([shadow, free, rough, free_given, target], height)
